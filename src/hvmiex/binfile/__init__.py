@@ -1,0 +1,1 @@
+"""The exceptions.bin format: record declarations (:mod:`layout`) and the writer."""

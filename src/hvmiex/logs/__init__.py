@@ -1,0 +1,1 @@
+"""Introspection-log parsing: line grammar, block grouping, violations, rendering and mining."""

@@ -1,0 +1,1 @@
+"""Reading exception/signature JSON sources (comments, positions, dispatch)."""
