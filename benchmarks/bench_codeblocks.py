@@ -52,18 +52,21 @@ def load_windows() -> list[tuple[bytes, bool, Level, int, int, bool]]:
 
 
 def run(label: str, fn: object, windows: list[tuple[bytes, bool, Level, int, int, bool]], seconds: float) -> float:
+    # CPU time of this process: the machine is shared, wall time would measure the neighbours
     done = 0
-    start = time.perf_counter()
+    start = time.process_time()
+    wall = time.perf_counter()
     while True:
         for w in windows:
             fn(w)  # type: ignore[operator]
         done += len(windows)
-        elapsed = time.perf_counter() - start
+        elapsed = time.process_time() - start
         if elapsed >= seconds:
             break
     rate = done / elapsed
-    print(f"{label:<34} {rate:>10,.0f} windows/s   x{rate / C_ANCHOR:.2f} of C ({C_ANCHOR:,.0f}/s)  "
-          f"{'OK' if rate >= TARGET else 'BELOW'} target {TARGET:,.0f}/s")
+    wall_rate = done / (time.perf_counter() - wall)
+    print(f"{label:<38} {rate:>10,.0f} windows/s CPU ({wall_rate:>9,.0f}/s wall)   x{rate / C_ANCHOR:.2f} of C "
+          f"({C_ANCHOR:,.0f}/s)  {'OK' if rate >= TARGET else 'BELOW'} target {TARGET:,.0f}/s")
     return rate
 
 

@@ -10,16 +10,17 @@ partition and sort -> drop unused signatures (quirk Q1) -> serialize.
 from __future__ import annotations
 
 import difflib
+import gc
 import os
 import struct
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from hvmiex.binfile.layout import LayoutError, encode_glob_string
+from hvmiex.binfile.layout import LayoutError, encode_glob_string, pack_record
 from hvmiex.binfile.writer import write_bytes
 from hvmiex.config import Config, load_config
-from hvmiex.errors import Diagnostic, InputError, Severity
+from hvmiex.errors import Diagnostic, InputError, Severity, SourceLocation
 from hvmiex.model.enums import SIGNATURE_ID_SHIFT, ExceptionKind
 from hvmiex.model.records import (
     CodeBlocksSignature,
@@ -126,9 +127,22 @@ def compile_set(
     paths: Iterable[str | os.PathLike[str]],
     config: Config | str | os.PathLike[str] | None = None,
     build: int = 0,
+    *,
+    locations: bool = True,
 ) -> CompileResult:
-    """Compile JSON files/folders into the model of an exceptions.bin (raises InputError on bad input)."""
-    return _Compiler(_as_config(config)).run(list(paths), build)
+    """Compile JSON files/folders into the model of an exceptions.bin (raises InputError on bad input).
+
+    With ``locations`` every record carries the file:line:col of its JSON object (exceptions made by a
+    group expansion share their entry's); ``hvmiex build`` turns it off to save time on huge inputs."""
+    # the compiler makes millions of small acyclic objects: the cyclic collector would rescan them all
+    # again and again (super-linear time), so it is paused for the run and restored afterwards
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return _Compiler(_as_config(config), locations).run(list(paths), build)
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 def compile(
@@ -137,7 +151,7 @@ def compile(
     build: int = 0,
 ) -> bytes:
     """Compile JSON files/folders into exceptions.bin bytes."""
-    return compile_set(paths, config, build).data
+    return compile_set(paths, config, build, locations=False).data
 
 
 def _did_you_mean(word: str, choices: Iterable[str]) -> str | None:
@@ -156,8 +170,10 @@ def _show(value: Any) -> str:
 
 
 class _Compiler:
-    def __init__(self, config: Config) -> None:
+    def __init__(self, config: Config, locations: bool = True) -> None:
         self.config = config
+        self.locations = locations  # give every record the position of its JSON object
+        self.loc: SourceLocation | None = None
         self.problems: list[Diagnostic] = []
         self.notes: list[Diagnostic] = []
         self.rules: dict[tuple[Any, ...], HashRule] = {}
@@ -168,6 +184,8 @@ class _Compiler:
         self.flag_cache: dict[tuple[Any, ...], tuple[FlagSet, tuple[str, ...]]] = {}
         self.group_starts = frozenset(k[0] for k in config.groups if k)
         self.counts: HeaderCounts | None = None
+        self.sig_flag_cache: dict[str | None, FlagSet] = {}
+        self.um_rules: dict[tuple[Any, ...], tuple[HashRule, HashRule, HashRule]] = {}
         self.registry: dict[Any, SignatureRef] = {}
         self.sig_where: dict[Any, tuple[SourceFile, JsonPath]] = {}
         self.ids_used: dict[int, str] = {}
@@ -206,7 +224,8 @@ class _Compiler:
         files = enumerate_inputs(paths, self.notes)
         if not files:
             raise InputError(
-                "no input", (Diagnostic("no-input", "give at least one JSON file or folder", field="paths"),)
+                "no input",
+                (Diagnostic("no-input", "give at least one JSON file or folder", field="paths"), *self.notes),
             )
         sources: list[SourceFile] = []
         for f in files:
@@ -325,11 +344,26 @@ class _Compiler:
         return records, dropped
 
     def _check_loadable(self, es: ExceptionSet) -> None:
+        """Loader pitfalls the bytes cannot avoid (quirk Q28): warn, keep the bytes."""
         c = es.header_counts()
         if c.kernel == c.user == c.glob == c.kernel_user == 0:
             self.notes.append(Diagnostic(
                 "no-exceptions", "the output holds no exceptions; Introcore refuses such a file (quirk Q28)",
                 Severity.WARNING))  # fmt: skip
+        if c.glob and c.signatures <= 40:  # 40+ signatures (15+ bytes each) always leave enough room
+            tail = es.records[-c.signatures :] if c.signatures else ()
+            after = sum(len(pack_record(r)) for r in tail)
+            last = es.records[len(es.records) - c.signatures - 1]
+            assert isinstance(last, GlobException)
+            body = len(pack_record(last)) - 3
+            strings = body - 8 - 4 * len(last.signatures)
+            if body + after < 200 + 8 + strings:
+                self.notes.append(Diagnostic(
+                    "glob-loader-room",
+                    f"Introcore's loader needs {200 + 8 + strings} bytes from the start of the last glob exception "
+                    f"to the end of the file, there are {body + after} (quirk Q28): it will refuse this file; "
+                    "add signatures after it",
+                    Severity.WARNING, last.location, "user-glob-match exception"))  # fmt: skip
 
     # ------------------------------------------------------------------ field helpers
 
@@ -383,7 +417,7 @@ class _Compiler:
         if isinstance(text, _Verbatim):
             return Name.verbatim(text.value)
         cache = self.names.get(id(rule))
-        if cache is None:
+        if cache is None:  # a rule not made by _rule(): intern it
             rule = self._rule(rule.wide, rule.fold, rule.trim, rule.table, rule.escapes, rule.path_reduce,
                               rule.lower_bytes)  # fmt: skip
             cache = self.names[id(rule)]
@@ -476,7 +510,7 @@ class _Compiler:
         ftext = self._flag_text(ctx, e, False)
         if ftext is None:
             return None
-        section = kind.type_table
+        section = _KIND_SECTION[kind]
         if isinstance(ftext, int):
             return FlagSet(ftext, (), raw=True), tuple(self._raw_tokens(ftext, section))
         tokens = ftext.split(" ")
@@ -547,8 +581,20 @@ class _Compiler:
 
     def _exception(self, s: SourceFile, i: int, kind: ExceptionKind, entry: Any, out: list[Exception_]) -> None:
         ctx = _Ctx(s, ("Exceptions", i), f"{kind.value} exception #{i}")
+        if self.locations:
+            self.loc = s.locate(ctx.path)
         if not isinstance(entry, dict):
             self.error(ctx, None, f"must be a JSON object, got {_show(entry)}")
+            return
+        starts = self.group_starts
+        for f in _KM_FIELDS if kind is ExceptionKind.KERNEL else _UM_FIELDS:
+            v = entry.get(f)  # cheap pre-filter: can this field name a group at all?
+            if isinstance(v, str) and v and (v[0] in starts or v[0].lower()[:1] in starts):
+                break
+        else:
+            rec = self._build(ctx, kind, entry, None)
+            if rec is not None:
+                out.append(rec)
             return
         for member, note, last_field in self._expand(ctx, kind, entry):
             mctx = ctx if not note else _Ctx(s, ctx.path, ctx.subject, note)
@@ -710,7 +756,7 @@ class _Compiler:
         v = self._name(ctx, "victim", victim, vrule)
         if o is None or v is None or not self._sig_count_ok(ctx, sigs, 20):
             return None
-        return KernelException(o, v, flagset, otype, sigs, location=None)
+        return KernelException(o, v, flagset, otype, sigs, location=self.loc)
 
     def _is_dash(self, value: str | _Verbatim, table: str) -> bool:
         """A verbatim originator equal to '-' (as a decompiler writes integrity exceptions) is accepted."""
@@ -724,11 +770,17 @@ class _Compiler:
         return True
 
     def _um(self, ctx: _Ctx, e: Mapping[str, Any], apc: bool, last: str | None) -> UserException | UserApcException | None:
-        if not self._common_checks(ctx, e, True):
+        if ("originator" not in e or "object_type" not in e) and not self._common_checks(ctx, e, True):
             return None
-        orig = self._name_field(ctx, e, "originator")
-        victim = self._name_field(ctx, e, "victim")
-        process = self._name_field(ctx, e, "process")
+        orig = e.get("originator")
+        if orig is not None and type(orig) is not str:
+            orig = self._name_field(ctx, e, "originator")
+        victim = e.get("victim")
+        if victim is not None and type(victim) is not str:
+            victim = self._name_field(ctx, e, "victim")
+        process = e.get("process")
+        if process is not None and type(process) is not str:
+            process = self._name_field(ctx, e, "process")
         ot = self._object_type(ctx, e, "user-mode") if e.get("object_type") else None
         if not orig:
             self.error(ctx, "originator", "originator cannot be missing")
@@ -770,32 +822,37 @@ class _Compiler:
         if apc:
             onarrow = tname in APC_NARROW and not module_load
             vnarrow = tname in APC_NARROW
-            otrim = vtrim = IMAGE_BASE_NAME_LEN
-            escapes = False
         else:
             onarrow = tname in UM_NARROW_ORIGINATOR and not module_load
             vnarrow = tname in UM_NARROW_VICTIM
-            otrim = vtrim = LIX_COMM_LEN if linux else IMAGE_BASE_NAME_LEN
-            escapes = True
+        rkey = (apc, fold, onarrow, vnarrow, last)
+        rules = self.um_rules.get(rkey)
+        if rules is None:
+            rules = self.um_rules[rkey] = self._um_rules(apc, fold, onarrow, vnarrow, last)
+        o = self._name(ctx, "originator", orig, rules[0])
+        v = self._name(ctx, "victim", victim, rules[1])
+        p = self._name(ctx, "process", process, rules[2]) if process is not None else _NO_PROCESS
+        if o is None or v is None or p is None or (len(sigs) > 16378 and not self._sig_count_ok(ctx, sigs, 20)):
+            return None
+        cls = UserApcException if apc else UserException
+        return cls(o, v, p, flagset, otype, sigs, location=self.loc)
 
-        def rule(narrow: bool, trim: int, fld: str) -> HashRule:
+    def _um_rules(
+        self, apc: bool, fold: bool, onarrow: bool, vnarrow: bool, last: str | None
+    ) -> tuple[HashRule, HashRule, HashRule]:
+        """Hash rules of originator, victim, process for a user / user-apc exception (spec 02 §6.7)."""
+        escapes = not apc  # \x escapes: user only
+        trim = IMAGE_BASE_NAME_LEN if apc or fold else LIX_COMM_LEN  # apc: 14 even with linux
+
+        def rule(narrow: bool, t: int, fld: str) -> HashRule:
             # upstream quirk Q5: a record rebuilt by group expansion has its \x bytes ASCII-lower-cased,
             # except in the field that was just replaced by a member
             lower = escapes and fold and last is not None and last != fld
-            return self._rule(wide=not narrow, fold=fold, trim=trim if narrow else None, table="user-mode",
+            return self._rule(wide=not narrow, fold=fold, trim=t if narrow else None, table="user-mode",
                               escapes=escapes, lower_bytes=lower)  # fmt: skip
 
-        o = self._name(ctx, "originator", orig, rule(onarrow, otrim, "originator"))
-        v = self._name(ctx, "victim", victim, rule(vnarrow, vtrim, "victim"))
-        p = (
-            self._name(ctx, "process", process, rule(True, IMAGE_BASE_NAME_LEN, "process"))
-            if process is not None
-            else _NO_PROCESS
-        )
-        if o is None or v is None or p is None or not self._sig_count_ok(ctx, sigs, 20):
-            return None
-        cls = UserApcException if apc else UserException
-        return cls(o, v, p, flagset, otype, sigs)
+        # the process field is trimmed to 14 even with linux (upstream quirk Q24)
+        return rule(onarrow, trim, "originator"), rule(vnarrow, trim, "victim"), rule(True, IMAGE_BASE_NAME_LEN, "process")
 
     def _kum(self, ctx: _Ctx, e: Mapping[str, Any]) -> KernelUserException | None:
         orig = self._name_field(ctx, e, "originator")
@@ -838,7 +895,7 @@ class _Compiler:
                        self._rule(wide=False, fold=fold, trim=IMAGE_BASE_NAME_LEN, table="user-mode"))  # fmt: skip
         if o is None or v is None or p is None or not self._sig_count_ok(ctx, sigs, 20):
             return None
-        return KernelUserException(o, v, p, flagset, otype, sigs)
+        return KernelUserException(o, v, p, flagset, otype, sigs, location=self.loc)
 
     def _glob(self, ctx: _Ctx, e: Mapping[str, Any]) -> GlobException | None:
         if not self._common_checks(ctx, e, True):
@@ -899,16 +956,17 @@ class _Compiler:
             if not pat.isascii():
                 self.warn(ctx, key, f"non-ASCII glob text '{pat}' is stored cut to its character count (quirk Q18); "
                           "Introcore will misread the record", code="glob-non-ascii")  # fmt: skip
-        size = 8 + sum(len(encode_glob_string(x)) for x in (orig, victim, process))
-        if not self._sig_count_ok(ctx, sigs, size):
-            return None
-        return GlobException(orig, victim, process, flagset, otype, sigs)
+        if len(sigs) > 1000:
+            size = 8 + sum(len(encode_glob_string(x)) for x in (orig, victim, process))
+            if not self._sig_count_ok(ctx, sigs, size):
+                return None
+        return GlobException(orig, victim, process, flagset, otype, sigs, location=self.loc)
 
     # ------------------------------------------------------------------ signatures
 
     def _signature(self, s: SourceFile, i: int, entry: Any) -> Signature | None:
         sid_text = entry.get("sig_id") if isinstance(entry, dict) else None
-        subject = f"signature #{i}" + (f" '{sid_text}'" if isinstance(sid_text, str | int) and sid_text else "")
+        subject = f"signature #{i} '{sid_text}'" if sid_text and isinstance(sid_text, str | int) else f"signature #{i}"
         ctx = _Ctx(s, ("Signatures", i), subject)
         if not isinstance(entry, dict):
             self.error(ctx, None, f"must be a JSON object, got {_show(entry)}")
@@ -970,10 +1028,24 @@ class _Compiler:
         self.registry[sid_text] = ref
         self.sig_where[sid_text] = (s, ctx.path)
         flags = self._sig_flags(ctx, entry)
+        if self.locations:
+            self.loc = s.locate(ctx.path)
         sig = builder.build(self, ctx, entry, num, flags, name) if flags is not None else None
         return sig
 
     def _sig_flags(self, ctx: _Ctx, e: Mapping[str, Any]) -> FlagSet | None:
+        raw = e.get("flags")
+        if raw is None or type(raw) is str:
+            hit = self.sig_flag_cache.get(raw)
+            if hit is None:
+                before = len(self.problems)
+                hit = self._sig_flags_uncached(ctx, e)
+                if hit is not None and len(self.problems) == before:
+                    self.sig_flag_cache[raw] = hit
+            return hit
+        return self._sig_flags_uncached(ctx, e)
+
+    def _sig_flags_uncached(self, ctx: _Ctx, e: Mapping[str, Any]) -> FlagSet | None:
         text = self._flag_text(ctx, e, True)
         if text is None:
             return None
@@ -984,6 +1056,7 @@ class _Compiler:
         return FlagSet(value, tuple(tokens)) if value is not None else None
 
 
+_KIND_SECTION = {k: k.type_table for k in ExceptionKind}
 _KM_FIELDS = ("originator", "victim")
 _UM_FIELDS = ("originator", "victim", "process")
 _NO_PROCESS = Name(0, None, None, NameOrigin.VERBATIM)
@@ -1066,7 +1139,7 @@ class _Export(_SigBuilder):
             entries.append(ExportHash(d, n))
         if not ok or lib is None:
             return None
-        return ExportSignature(sid, flags, lib, tuple(entries), name=name)
+        return ExportSignature(sid, flags, lib, tuple(entries), name=name, location=c.loc)
 
 
 def _score(c: _Compiler, ctx: _Ctx, e: Mapping[str, Any]) -> bool:
@@ -1112,7 +1185,7 @@ class _Value(_SigBuilder):
             entries.append(ValueHash(off, size, hv))
         if not ok or score is None:
             return None
-        return ValueSignature(sid, flags, score, tuple(entries), name=name)
+        return ValueSignature(sid, flags, score, tuple(entries), name=name, location=c.loc)
 
 
 class _CodeBlocks(_SigBuilder):
@@ -1163,7 +1236,7 @@ class _CodeBlocks(_SigBuilder):
         if size > MAX_BODY:
             c.error(ctx, "hashes", f"the record would be {size} bytes", "at most 65535 (fewer hashes)")
             return None
-        return CodeBlocksSignature(sid, flags, score, tuple(lists), name=name)
+        return CodeBlocksSignature(sid, flags, score, tuple(lists), name=name, location=c.loc)
 
 
 class _ValueCode(_SigBuilder):
@@ -1189,7 +1262,7 @@ class _ValueCode(_SigBuilder):
         items = [c._hex(ctx, "pattern", p, U16) for p in pattern]
         if any(x is None for x in items):
             return None
-        return ValueCodeSignature(sid, flags, e["offset"] or 0, tuple(x for x in items if x is not None), name=name)
+        return ValueCodeSignature(sid, flags, e["offset"] or 0, tuple(x for x in items if x is not None), name=name, location=c.loc)
 
 
 class _Idt(_SigBuilder):
@@ -1202,7 +1275,7 @@ class _Idt(_SigBuilder):
         return c._int(ctx, "entry", e["entry"], 0, U8) is not None
 
     def build(self, c: _Compiler, ctx: _Ctx, e: Mapping[str, Any], sid: int, flags: FlagSet, name: str) -> Signature | None:
-        return IdtSignature(sid, flags, e["entry"], name=name)
+        return IdtSignature(sid, flags, e["entry"], name=name, location=c.loc)
 
 
 def _version_part(c: _Compiler, ctx: _Ctx, fld: str, part: str, star: int, limit: int, masked: bool) -> int | None:
@@ -1266,7 +1339,7 @@ class _VersionOs(_SigBuilder):
             if lo_w is None or hi_w is None:
                 return None
             lo, hi = lo_w, hi_w
-        return VersionOsSignature(sid, flags, lo, hi, name=name)
+        return VersionOsSignature(sid, flags, lo, hi, name=name, location=c.loc)
 
 
 class _VersionIntro(_SigBuilder):
@@ -1293,7 +1366,8 @@ class _VersionIntro(_SigBuilder):
             return None
         a, b = [x or 0 for x in lo], [x or 0 for x in hi]
         return VersionIntroSignature(
-            sid, flags, IntroVersion(a[0], a[1], a[2], 0), IntroVersion(b[0], b[1], b[2], U16), name=name
+            sid, flags, IntroVersion(a[0], a[1], a[2], 0), IntroVersion(b[0], b[1], b[2], U16), name=name,
+            location=c.loc,
         )
 
 
@@ -1341,7 +1415,7 @@ class _ProcessCreation(_SigBuilder):
             c.error(ctx, "create_mask", f"mask 0x{value:x} does not fit 32 bits")
             return None
         names = tuple(x for x in items if isinstance(x, str))
-        return ProcessCreationSignature(sid, flags, FlagSet(value, names), name=name)
+        return ProcessCreationSignature(sid, flags, FlagSet(value, names), name=name, location=c.loc)
 
 
 _SIG_BUILDERS: dict[str, _SigBuilder] = {

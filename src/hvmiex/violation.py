@@ -307,6 +307,11 @@ def command_line_bytes(command_line: str, os: GuestOS = GuestOS.WINDOWS) -> byte
     return bytes(ord(c) & 0xFF for c in text)
 
 
+def bucket_of(name_hash: int) -> int:
+    """Introcore's bucket of an originator hash: its top 4 bits (spec 03 §2.4)."""
+    return (name_hash >> 28) & 0xF
+
+
 def hash_sud_field(name: str) -> int:
     """SharedUserData field names: narrow, case kept."""
     return crc32_narrow(name)
@@ -549,9 +554,25 @@ class Victim:
     process: Process | None = None
     exec_info: ExecInfo | None = None
     section: str | None = None  # KM module victims: section name, when known
+    # the export at the address as a source reports it (logs: "Exports (...)", "Delta:"), used when the
+    # module's export table is not known; delta = offset of the address from the export (0..31)
+    export: Export | None = None
+    export_delta: int | None = None
+
+    def export_at_address(self) -> tuple[Export, int] | None:
+        """The export Introcore finds at or below the accessed address (32-byte window) and the offset."""
+        mod = self.module
+        if mod is not None and mod.exports:
+            found = mod.export_at(self.gva)
+            if found is None:
+                return None
+            return found, (self.gva - mod.base) - found.rva
+        if self.export is not None and self.export_delta is not None and 0 <= self.export_delta < 32:
+            return self.export, self.export_delta
+        return None
 
     def effective_write(self) -> WriteInfo:
-        """The write info the engine sees; upstream quirk Q12: read info aliases it (old = read value,
+        """The write info the engine sees; upstream quirk §13.12: read info aliases it (old = read value,
         new[0] = read size, access_size 0)."""
         if self.read is not None and self.zone_flags & ZoneFlags.READ and self.write is None:
             return WriteInfo(old=self.read.value, new=self.read.size.to_bytes(8, "little"), access_size=0)
@@ -847,7 +868,7 @@ _DRIVER_KEYS = (
 _VICTIM_KEYS = (
     "zone_type", "zone_type_value", "zone_flags", "zone_flags_value", "object_type", "object_type_value",
     "name", "name_wide", "name_hash", "base_address", "gva", "gpa", "write", "read", "cr", "msr", "integrity",
-    "injection", "driver_object", "module", "process", "exec", "section", "driver",
+    "injection", "driver_object", "module", "process", "exec", "section", "driver", "export",
 )  # fmt: skip
 
 
@@ -1027,7 +1048,11 @@ def _default_victim_hash(name: str, object_type: int, zone: int, os: GuestOS) ->
 
 def _parse_victim(r: _Reader, value: Any, path: str, os: GuestOS) -> Victim:
     d = r.obj(value, path, _VICTIM_KEYS)
-    zone = r.enum_(d.get("zone_type_value", d.get("zone_type")), f"{path}.zone_type", _ZONE_TYPE_NAMES, "zone type")
+    if value is None or ("zone_type" not in d and "zone_type_value" not in d):
+        r.error(f"{path}.zone_type", "missing", f"one of: {', '.join(_ZONE_TYPE_NAMES)}")
+    if value is not None and "zone_flags" not in d and "zone_flags_value" not in d:
+        r.error(f"{path}.zone_flags", "missing", "e.g. [\"write\", \"lib-code\"]")
+    zone = r.enum_(d.get("zone_type_value", d.get("zone_type", 1)), f"{path}.zone_type", _ZONE_TYPE_NAMES, "zone type")
     try:
         zone_type = ZoneType(zone if zone is not None else 1)
     except ValueError:
@@ -1083,6 +1108,14 @@ def _parse_victim(r: _Reader, value: Any, path: str, os: GuestOS) -> Victim:
         x = r.obj(d["exec"], f"{path}.exec", ("rsp", "stack_base", "stack_limit", "length"))
         p = f"{path}.exec"
         exec_info = ExecInfo(r.int_(x, "rsp", p), r.int_(x, "stack_base", p), r.int_(x, "stack_limit", p), r.int_(x, "length", p))
+    export = export_delta = None
+    if d.get("export") is not None:
+        x = r.obj(d["export"], f"{path}.export", ("names", "name_hashes", "delta", "rva"))
+        names = tuple(str(n) for n in (x.get("names") or []))
+        hashes = x.get("name_hashes")
+        hash_t = tuple(int(h) for h in hashes) if isinstance(hashes, list) else tuple(hash_export(n) for n in names)
+        export = Export(r.int_(x, "rva", f"{path}.export"), names, hash_t)
+        export_delta = r.int_(x, "delta", f"{path}.export")
     return Victim(
         zone_type=zone_type,
         zone_flags=ZoneFlags(flags),
@@ -1104,6 +1137,8 @@ def _parse_victim(r: _Reader, value: Any, path: str, os: GuestOS) -> Victim:
         process=_parse_process(r, d.get("process"), f"{path}.process", os),
         exec_info=exec_info,
         section=r.str_(d, "section", path),
+        export=export,
+        export_delta=export_delta,
     )
 
 
@@ -1338,6 +1373,11 @@ def violation_to_dict(v: Violation) -> dict[str, Any]:
         vd["process"] = _process_to_dict(vic.process)
     if vic.section is not None:
         vd["section"] = vic.section
+    if vic.export is not None:
+        vd["export"] = {
+            "rva": vic.export.rva, "names": list(vic.export.names), "name_hashes": list(vic.export.name_hashes),
+            "delta": vic.export_delta or 0,
+        }  # fmt: skip
     od: dict[str, Any]
     if isinstance(v.originator, UserOriginator):
         u = v.originator

@@ -11,7 +11,8 @@ from hvmiex.violation import GuestOS, Violation, violation_from_dict
 
 
 def load_case(path: Path) -> dict[str, Any]:
-    return json.loads(path.read_text(encoding="utf-8"))
+    data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    return data
 
 
 def case_violation(case: dict[str, Any], evaluation: dict[str, Any]) -> Violation:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import zlib
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
@@ -25,6 +27,7 @@ from hvmiex.engine.codeblocks import (
     select_signature_hashes,
     signature_score,
 )
+from tests.conftest import DATA
 
 # spec 03 §14.2: 64-bit user code, window starting at the code, rest zero
 WORKED = bytes.fromhex("e810000000" "7405" "e820000000" "eb03" "c3" "e830000000" "75f0" "c3" "e900010000" "c3")
@@ -225,3 +228,23 @@ def test_random_bytes_never_crash(data: bytes, mode64: bool, level: Level) -> No
     win = match_window(0x400, False)
     cbs = alert_codeblocks(data, win, 0x400, mode64, level)
     assert cbs.count <= 64
+
+
+def _fixture_cases() -> list[dict[str, object]]:
+    data = json.loads((DATA / "codeblocks" / "examples.json").read_text())
+    return list(data["cases"])
+
+
+@pytest.mark.parametrize("case", _fixture_cases(), ids=lambda c: str(c["name"]))
+def test_hand_derived_examples(case: dict[str, Any]) -> None:
+    buf = _window(bytes.fromhex(case["code_hex"]))
+    level = Level.MEDIUM if case["level"] == "medium" else Level.NORMAL
+    mode64 = case["mode"] == 64
+    assert scan_classes(buf, mode64, level) == case["classes"]
+    seq = bytes(case["classes"])
+    expected = sorted(zlib.crc32(seq[i : i + 8], 0xFFFFFFFF) for i in case["block_starts"])
+    if "hashes_hex" in case:
+        assert expected == [int(h, 16) for h in case["hashes_hex"]]
+    result = match_hashes(buf, mode64, level, 295)
+    assert list(result.hashes) == expected
+    assert result.status is (MatchStatus.SUCCESS if expected else MatchStatus.NOT_FOUND)

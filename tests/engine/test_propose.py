@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import pytest
 
 from hvmiex.engine.codeblocks import AlertBlock, AlertCodeblocks, CodeClass
@@ -40,7 +43,10 @@ from hvmiex.violation import (
     ZoneType,
     crc32_narrow,
     hash_kernel_module,
+    violation_from_dict,
 )
+from tests.conftest import DATA
+from tests.engine.test_propose_oracle import as_oracle
 
 KRIP = 0xFFFFF80000101020  # kernel RIP (offset 0x20 in its page)
 URIP = 0x7FF600001020
@@ -376,3 +382,16 @@ def test_renumbered() -> None:
     assert [s.id & 0x3FFFFF for s in p.signatures] == [0x200010, 0x200011]
     assert [r.id for r in p.exception.signatures] == [s.id for s in p.signatures]
     assert [r.name for r in p.exception.signatures] == [s.name for s in p.signatures]
+
+
+# ---------------------------------------------------------------------------------------------- fixtures
+
+_FIXTURES = sorted((DATA / "propose").glob("*.json"))
+
+
+@pytest.mark.parametrize("path", _FIXTURES, ids=lambda p: p.stem)
+def test_fixture_violations(path: Path) -> None:
+    """Hand-checked violations in the JSON form (tests/data/propose) and the exception Introcore makes."""
+    doc = json.loads(path.read_text())
+    proposal = propose(violation_from_dict(doc["violation"], where=str(path)))
+    assert as_oracle(proposal) == doc["expected"]

@@ -52,7 +52,7 @@ def test_findings_have_positions() -> None:
     (d,) = [d for d in result.diagnostics if d.code == "HX202"]
     assert d.location is not None and d.location.path.endswith("e.json")
     assert d.location.line is not None and d.location.col is not None
-    assert d.subject == "exception #1"
+    assert d.subject == "user exception #1"
 
 
 def test_unused_signature_kept_quirk_q1() -> None:
@@ -68,3 +68,11 @@ def test_unreadable_input_is_reported_not_raised(tmp_path: Path) -> None:
     bad.write_text('{"Type": "user", "Exceptions": [ {,] }')
     result = lint_paths([str(bad)])
     assert [d.code for d in result.errors] == ["json-syntax"]
+
+
+def test_every_check_is_documented() -> None:
+    from tests.conftest import ROOT
+
+    text = (ROOT / "docs" / "lint.md").read_text(encoding="utf-8")
+    for cls in ALL_CHECKS:
+        assert f"### {cls.code} `{cls.name}`" in text, cls.code

@@ -10,8 +10,8 @@ from click.testing import CliRunner
 
 from hvmiex.cli.main import main
 from hvmiex.errors import Severity
-from hvmiex.lint import ALL_CHECKS, LintContext, context_from_records, lint_paths, strict_gate
-from hvmiex.lint.inputs import build_context
+from hvmiex.lint import ALL_CHECKS, LintModel, lint_model, lint_paths, model_from_records, strict_gate
+from hvmiex.lint.inputs import read_for_lint
 from hvmiex.lint.render import render, render_json, render_sarif, render_text, sarif_document
 from tests.conftest import DATA
 
@@ -108,14 +108,33 @@ def test_cli_with_config(tmp_path: Path) -> None:
 
 
 def test_strict_gate() -> None:
-    context, _, _ = build_context([str(FIX / "HX304" / "bad")])
-    errors = strict_gate(context)
+    model, _, _, _ = read_for_lint([str(FIX / "HX304" / "bad")])
+    errors = strict_gate(model)
     assert errors and all(d.severity is Severity.ERROR for d in errors)
     assert {d.code for d in errors} == {"HX304"}
     # from bare records (as `hvmiex build` has them) too
-    records = [e.record for e in context.exceptions] + [e.record for e in context.signatures]
+    records = [e.record for e in model.exceptions] + [e.record for e in model.signatures]
     assert {d.code for d in strict_gate(records)} == {"HX304"}
-    clean, _, _ = build_context([str(FIX / "HX201" / "bad")])
+    clean, _, _, _ = read_for_lint([str(FIX / "HX201" / "bad")])
     assert strict_gate(clean) == []  # warnings do not refuse
-    assert strict_gate(LintContext()) == []
-    assert context_from_records([]).exceptions == ()
+    assert strict_gate(LintModel()) == []
+    assert model_from_records([]).exceptions == ()
+
+
+def test_strict_gate_on_compiled_sets() -> None:
+    from hvmiex.compiler import compile_set
+
+    # a glob record at the end of the file: refused by Introcore's loader (HX502), in compiled form too
+    bad = compile_set([str(FIX / "HX502" / "bad")])
+    assert {d.code for d in strict_gate(bad.exception_set)} == {"HX502"}
+    good = compile_set([str(FIX / "HX502" / "good")])
+    assert strict_gate(good.exception_set) == []
+    # prefix globs are written twice (upstream quirk Q2): not a duplicate finding
+    assert strict_gate(compile_set([str(FIX / "HX412" / "bad")]).exception_set) == []
+    # upstream quirk Q1 in a compiled file: the dropped signature is gone, the kept unused one is HX102
+    kept = compile_set([str(FIX / "HX102" / "bad")]).exception_set
+    assert sorted(d.code for d in lint_model(model_from_records(kept)).diagnostics) == ["HX102"]
+    # from bare records, arranged as the compiler does: one dropped (HX101), one kept (HX102)
+    model, _, _, _ = read_for_lint([str(FIX / "HX102" / "bad")])
+    bare = model_from_records([*(e.record for e in model.exceptions), *(e.record for e in model.signatures)])
+    assert sorted(d.code for d in lint_model(bare).diagnostics) == ["HX101", "HX102"]

@@ -102,3 +102,26 @@ def test_helpers() -> None:
     assert sup.suppressed(Diagnostic("HX204", "m", location=SourceLocation("f.json", 3, 1)))
     assert not sup.suppressed(Diagnostic("HX204", "m", location=SourceLocation("g.json", 3, 1)))
     assert not sup.suppressed(Diagnostic("HX204", "m"))
+
+
+def test_comment_before_a_refused_record_covers_its_field_findings(tmp_path: Path) -> None:
+    # HX405 comes from the reader, located at the 'flags' field: the record-level comment still applies
+    text = (
+        '{"Type": "user", "Exceptions": [\n'
+        "  // hvmiex: disable=HX405\n"
+        "  {\n"
+        '    "originator": "a.exe", "victim": "b.exe", "object_type": "process",\n'
+        '    "flags": "smep"\n'
+        "  }\n"
+        "]}\n"
+    )
+    path = _write(tmp_path, text)
+    result = lint_paths([path])
+    assert "HX405" not in [d.code for d in result.diagnostics]
+    assert result.suppressed == 1
+
+
+def test_field_suppression_covers_field_findings(tmp_path: Path) -> None:
+    doc = {"Type": "user", "Exceptions": [dict(DUP, flags="smep", **{"hvmiex-disable": ["HX405"]})]}
+    path = _write(tmp_path, json.dumps(doc, indent=2))
+    assert "HX405" not in _codes(path)

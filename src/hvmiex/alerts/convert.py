@@ -12,11 +12,12 @@ import struct
 from dataclasses import dataclass
 
 from hvmiex.alerts.layout import Section
-from hvmiex.alerts.model import Alert, AlertFormatError, AlertObject, BlobString
+from hvmiex.alerts.model import Alert, AlertObject, BlobString, alert_error
 from hvmiex.violation import (
     HASH_HAL,
     HASH_KERNEL,
     NONAME,
+    AlertCodeBlocks,
     CrInfo,
     DriverFrame,
     DriverObjectInfo,
@@ -72,26 +73,63 @@ _KM_MODULE_VICTIMS = frozenset({ObjectType.KM_MODULE, ObjectType.SSDT, ObjectTyp
 
 
 @dataclass(frozen=True, slots=True)
-class AlertCodeBlocks:
-    """The code blocks an alert carries (spec 05 §7.20), in code order, with the RIP block index.
-
-    Adapter until the violation model holds them (request to H3 in coord/REQUESTS.md)."""
-
-    rip: int
-    start: int
-    rip_index: int
-    hashes: tuple[int, ...]
-
-
-@dataclass(frozen=True, slots=True)
 class DecodedViolation:
-    """What one blob yields: the violation, the alert-time code blocks and the conversion notes."""
+    """What one blob yields: the violation (with the alert-time code blocks) and the conversion notes."""
 
     violation: Violation
     alert: Alert
-    alert_codeblocks: AlertCodeBlocks | None = None
     event: int = 0
     notes: tuple[str, ...] = ()
+
+    @property
+    def alert_codeblocks(self) -> AlertCodeBlocks | None:
+        return self.violation.alert_codeblocks
+
+
+def _section_code(section: Section | None) -> int:
+    if section is ORIG:
+        return 1
+    if section is VIC:
+        return 2
+    if section is MISC:
+        return 3
+    return 0
+
+
+class _Index:
+    """First object of each type (per section and overall), built in one pass over the stream."""
+
+    __slots__ = ("by_section", "by_type", "header", "misc_blocks")
+
+    def __init__(self, alert: Alert) -> None:
+        self.header = alert.header
+        # keys are type_id * 4 + section code: enum hashing is slow on this hot path
+        by_section: dict[int, AlertObject] = {}
+        by_type: dict[int, AlertObject] = {}
+        blocks: list[AlertObject] = []
+        for obj in alert.objects:
+            if obj.truncated:
+                continue
+            type_id = obj.type_id
+            key = type_id * 4 + _section_code(obj.section)
+            if key not in by_section:
+                by_section[key] = obj
+            if type_id not in by_type:
+                by_type[type_id] = obj
+            if type_id == 35 and obj.section is MISC:
+                blocks.append(obj)
+        self.by_section = by_section
+        self.by_type = by_type
+        self.misc_blocks = tuple(blocks)
+
+    def first(self, type_id: int, section: Section | None = None) -> AlertObject | None:
+        if section is None:
+            return self.by_type.get(type_id)
+        return self.by_section.get(type_id * 4 + _section_code(section))
+
+    def all(self, type_id: int, section: Section) -> tuple[AlertObject, ...]:
+        assert type_id == 35 and section is MISC
+        return self.misc_blocks
 
 
 class _Notes:
@@ -137,16 +175,16 @@ def _repair_path(obj: AlertObject, field: str, notes: _Notes, hint: str | None =
     return text
 
 
-def _env(alert: Alert) -> Environment:
-    header = alert.header
+def _env(ix: _Index) -> Environment:
+    header = ix.header
     os = GuestOS.LINUX if header.guest == 2 else GuestOS.WINDOWS
-    code = alert.first(36, MISC)
+    code = ix.first(36, MISC)
     cs64: bool | None = None
     ranges: tuple[MemoryRange, ...] = ()
     if code is not None:
         cs = code.values["cs_type"]
         cs64 = True if cs == 3 else (False if cs in (1, 2) else None)
-        rip = _rips(alert)[0]
+        rip = _rips(ix)[0]
         data: bytes = code.values["code"]
         if data and rip:
             ranges = (MemoryRange(rip & ~0xFFF, data),)
@@ -155,15 +193,15 @@ def _env(alert: Alert) -> Environment:
     )
 
 
-def _rips(alert: Alert) -> tuple[int, int]:
+def _rips(ix: _Index) -> tuple[int, int]:
     """(original RIP, return RIP): the two misc code-block objects, else the instruction, else the registers."""
-    blocks = alert.all(35, MISC)
+    blocks = ix.all(35, MISC)
     rip = 0
     if blocks:
         rip = blocks[0].values["rip"]
     else:
-        instr = alert.first(30)
-        regs = alert.first(34, MISC)
+        instr = ix.first(30)
+        regs = ix.first(34, MISC)
         if instr is not None:
             rip = instr.values["rip"]
         elif regs is not None:
@@ -267,17 +305,17 @@ def _driver_frame(
     )
 
 
-def _pair(alert: Alert, section: Section, generic_id: int, ids: tuple[int, int]) -> tuple[
+def _pair(ix: _Index, section: Section, generic_id: int, ids: tuple[int, int]) -> tuple[
     AlertObject | None, AlertObject | None
 ]:
-    generic = alert.first(generic_id, section)
-    specific = alert.first(ids[0], section) or alert.first(ids[1], section)
+    generic = ix.first(generic_id, section)
+    specific = ix.first(ids[0], section) or ix.first(ids[1], section)
     return generic, specific
 
 
-def _write_info(alert: Alert) -> tuple[WriteInfo | None, ReadInfo | None]:
-    write = alert.first(31, MISC)
-    read = alert.first(32, MISC)
+def _write_info(ix: _Index) -> tuple[WriteInfo | None, ReadInfo | None]:
+    write = ix.first(31, MISC)
+    read = ix.first(32, MISC)
     w = WriteInfo(write.values["old"], write.values["new"], write.values["access_size"]) if write else None
     r = ReadInfo(read.values["value"], read.values["access_size"]) if read else None
     return w, r
@@ -290,6 +328,7 @@ def _qword(data: bytes) -> int:
 def alert_to_violation(alert: Alert, source: str | None = None) -> DecodedViolation:
     """Build the violation a blob describes (plus the alert-time code blocks and notes)."""
     header = alert.header
+    ix = _Index(alert)
     notes = _Notes()
     if header.alert_class == 0:
         kind = ViolationKind.KM
@@ -297,27 +336,28 @@ def alert_to_violation(alert: Alert, source: str | None = None) -> DecodedViolat
         kind = ViolationKind.UM
     else:
         kind = ViolationKind.KUM
-    env = _env(alert)
+    env = _env(ix)
     os = env.os
-    vic = alert.first(7, VIC)
+    vic = ix.first(7, VIC)
+    where = source or "<alert>"
     if vic is None:
-        raise AlertFormatError("the alert has no victim object (type 7) in its victim section")
+        raise alert_error("no victim object (type 7) in the victim section: nothing to convert", source=where,
+                          code="ALERT200")
     try:
         zone_type = ZoneType(vic.values["zone_type"])
     except ValueError:
-        raise AlertFormatError(
-            f"victim zone type {vic.values['zone_type']} is unknown (1-7 exist)"
+        raise alert_error(
+            f"victim zone type {vic.values['zone_type']} is unknown", offset=vic.offset, index=vic.number,
+            type_id=7, field_name="zone_type", hint="zone types 1-7 exist", source=where, code="ALERT201",
         ) from None
     zone_flags = ZoneFlags(vic.values["zone_flags"])
     object_type = ObjectType(vic.values["object_type"])
-    if zone_type is ZoneType.INTEGRITY and object_type is ObjectType.IDT:
-        pass
-    rip, ret_rip = _rips(alert)
-    write, read = _write_info(alert)
+    rip, ret_rip = _rips(ix)
+    write, read = _write_info(ix)
     # Windows kernel misc always carries an EPT object, meaningful only for EPT zones (spec 05 §8.2)
-    ept = (alert.first(8, VIC) or alert.first(8, MISC)) if zone_type is ZoneType.EPT else None
+    ept = (ix.first(8, VIC) or ix.first(8, MISC)) if zone_type is ZoneType.EPT else None
     gva, gpa = (ept.values["gva"], ept.values["gpa"]) if ept else (0, 0)
-    regs = alert.first(34, MISC)
+    regs = ix.first(34, MISC)
 
     # -------- victim --------
     name_hash = 0
@@ -329,19 +369,19 @@ def alert_to_violation(alert: Alert, source: str | None = None) -> DecodedViolat
     driver_object: DriverObjectInfo | None = None
     msr = cr = integrity = injection = exec_info = None
     if kind is not ViolationKind.KM:
-        pobj = alert.first(15, VIC) or alert.first(17, VIC)
+        pobj = ix.first(15, VIC) or ix.first(17, VIC)
         if zone_type is ZoneType.PC:
             # the process-creation victim is the parent of the created process (originator section)
-            pobj = alert.first(16, ORIG) or alert.first(18, ORIG)
+            pobj = ix.first(16, ORIG) or ix.first(18, ORIG)
         process = _win_process(pobj, os, env.guest_64, notes)
-        mod_obj = alert.first(28, VIC)
-        module = _module(mod_obj, notes, alert.first(38, MISC), gva)
+        mod_obj = ix.first(28, VIC)
+        module = _module(mod_obj, notes, ix.first(38, MISC), gva)
     if object_type in _KM_MODULE_VICTIMS and kind is ViolationKind.KM:
-        generic, specific = _pair(alert, VIC, 19, (21, 23))
+        generic, specific = _pair(ix, VIC, 19, (21, 23))
         frame = _driver_frame(generic, specific, 0, os, notes)
         name_hash, name, name_wide, base_address = frame.name_hash, frame.name, True, frame.base
     elif object_type in (ObjectType.DRIVER_OBJECT, ObjectType.FAST_IO_DISPATCH):
-        dobj = alert.first(25, VIC)
+        dobj = ix.first(25, VIC)
         if dobj is not None:
             dname = dobj.string("name") or ""
             notes.add(
@@ -372,10 +412,10 @@ def alert_to_violation(alert: Alert, source: str | None = None) -> DecodedViolat
         if zone_type is ZoneType.PROCESS and module is not None:
             base_address = module.base
     if zone_type is ZoneType.MSR:
-        m = alert.first(9, VIC)
+        m = ix.first(9, VIC)
         msr = MsrInfo(index=m.values["msr"]) if m else MsrInfo()
     elif zone_type is ZoneType.CR:
-        c = alert.first(10, VIC)
+        c = ix.first(10, VIC)
         old = _qword(write.old) if write else 0
         new = _qword(write.new) if write else 0
         cr = CrInfo(
@@ -387,30 +427,30 @@ def alert_to_violation(alert: Alert, source: str | None = None) -> DecodedViolat
         # upstream producer quirk: integrity victims share storage with the EPT fields, so the misc EPT
         # object holds (region start, offset | total length << 32); the IDT object (12) is computed from
         # that start and reads entry 0. The region fields are therefore taken from the EPT object.
-        raw_ept = alert.first(8, MISC)
+        raw_ept = ix.first(8, MISC)
         if raw_ept is not None:
             packed = raw_ept.values["gpa"]
             integrity = IntegrityInfo(
                 start=raw_ept.values["gva"], offset=packed & 0xFFFFFFFF, total_length=packed >> 32
             )
         else:
-            idt = alert.first(12, VIC)
+            idt = ix.first(12, VIC)
             entry_size = 16 if header.arch == 1 else 8
             start = regs.values["idt_base"] if (regs and object_type is ObjectType.IDT) else 0
             integrity = IntegrityInfo(start=start, offset=idt.values["entry"] * entry_size if idt else 0)
             notes.add("integrity alert without its EPT object: region offset taken from the IDT object")
     elif zone_type is ZoneType.PROCESS:
-        inj = alert.first(14, MISC)
+        inj = ix.first(14, MISC)
         if inj is not None:
             gva = inj.values["gva"]
             injection = InjectionInfo(length=inj.values["length"])
-    exe = alert.first(33, MISC)
+    exe = ix.first(33, MISC)
     if exe is not None:
         exec_info = ExecInfo(
             exe.values["rsp"], exe.values["stack_base"], exe.values["stack_limit"], exe.values["length"]
         )
     if object_type is ObjectType.IDT and zone_type is ZoneType.EPT:
-        idt = alert.first(12, VIC)
+        idt = ix.first(12, VIC)
         if idt is not None and regs is not None:
             gva = gva or regs.values["idt_base"] + idt.values["entry"] * (16 if header.arch == 1 else 8)
     victim = Victim(
@@ -437,13 +477,13 @@ def alert_to_violation(alert: Alert, source: str | None = None) -> DecodedViolat
 
     # -------- originator --------
     originator: KernelOriginator | UserOriginator
-    instr = alert.first(30)
+    instr = ix.first(30)
     instruction = instr.values["bytes"] if instr is not None else None
     if kind is ViolationKind.UM:
-        originator = _user_originator(alert, zone_type, object_type, zone_flags, os, env.guest_64, rip, notes)
+        originator = _user_originator(ix, zone_type, object_type, zone_flags, os, env.guest_64, rip, notes)
     else:
-        g1, s1 = _pair(alert, ORIG, 19, (21, 23))
-        g2, s2 = _pair(alert, ORIG, 20, (22, 24))
+        g1, s1 = _pair(ix, ORIG, 19, (21, 23))
+        g2, s2 = _pair(ix, ORIG, 20, (22, 24))
         original = _driver_frame(g1, s1, rip, os, notes)
         ret = _driver_frame(g2, s2, ret_rip, os, notes)
         is_entry = bool(
@@ -461,22 +501,22 @@ def alert_to_violation(alert: Alert, source: str | None = None) -> DecodedViolat
             is_integrity=zone_type is ZoneType.INTEGRITY,
             instruction=instruction,
         )
-    violation = Violation(
-        kind=kind, victim=victim, originator=originator, env=env,
-        origin=Origin(path=source, label=f"alert event {header.event}") if source else None,
-    )
-    blocks = alert.first(35, MISC) or alert.first(35)
+    blocks = ix.first(35, MISC) or ix.first(35)
     acb = None
     if blocks is not None:
         acb = AlertCodeBlocks(
             rip=blocks.values["rip"], start=blocks.values["start_address"],
             rip_index=blocks.values["rip_index"], hashes=tuple(blocks.values["hashes"]),
         )
-    return DecodedViolation(violation, alert, acb, header.event, tuple(notes.items))
+    violation = Violation(
+        kind=kind, victim=victim, originator=originator, env=env, alert_codeblocks=acb,
+        origin=Origin(path=source, label=f"alert event {header.event}") if source else None,
+    )
+    return DecodedViolation(violation, alert, header.event, tuple(notes.items))
 
 
 def _user_originator(
-    alert: Alert,
+    ix: _Index,
     zone_type: ZoneType,
     object_type: ObjectType,
     zone_flags: ZoneFlags,
@@ -485,14 +525,14 @@ def _user_originator(
     rip: int,
     notes: _Notes,
 ) -> UserOriginator:
-    pobj = alert.first(15, ORIG) or alert.first(17, ORIG)
+    pobj = ix.first(15, ORIG) or ix.first(17, ORIG)
     process = _win_process(pobj, os, guest_64, notes)
-    library = _module(alert.first(28, ORIG), notes)
-    ret_mod = _module(alert.first(29, ORIG), notes)
+    library = _module(ix.first(28, ORIG), notes)
+    ret_mod = _module(ix.first(29, ORIG), notes)
     ret = UserReturn()
     if ret_mod is not None:
         ret = UserReturn(name_hash=ret_mod.name_hash, name=ret_mod.name, library=ret_mod)
-    dpi = alert.first(39, MISC)
+    dpi = ix.first(39, MISC)
     pc_type = PcType(dpi.values["flags"] & 0xFF) if dpi is not None else PcType.NONE
     execute = bool(zone_flags & ZoneFlags.EXECUTE)
     if zone_type is ZoneType.EPT and execute:

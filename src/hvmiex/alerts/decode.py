@@ -45,6 +45,7 @@ _unpack_str_header = STRING_HEADER.unpack_from
 _LOSES_LAST_CHAR = frozenset({(15, "path"), (16, "path"), (26, "path"), (28, "path"), (29, "path")})
 
 _EMPTY: Mapping[str, Any] = MappingProxyType({})
+_new_string = tuple.__new__
 _MARKER, _SIMPLE, _COMPLEX = 0, 1, 2
 
 
@@ -107,7 +108,7 @@ def decode_header(data: bytes, source: str = "<alert>") -> AlertHeader:
 
 def decode_alert(data: bytes | bytearray | memoryview, source: str = "<alert>") -> Alert:
     """Decode one blob into its header, objects (with sections) and notes."""
-    buf = bytes(data)
+    buf = data if type(data) is bytes else bytes(data)
     header = decode_header(buf, source)
     ctx = _Ctx(source)
     objects: list[AlertObject] = []
@@ -270,6 +271,23 @@ def _decode_strings(
     A UTF-16 string may be followed by as many stale bytes as it has (producer defect, spec 05 §6.3);
     that reading is preferred when it makes the object's strings end exactly at its size.
     """
+    # fast path: every string present, 8-bit (or empty), fitting the object
+    start = cur
+    found: list[BlobString] = []
+    hs = _STR_HDR_SIZE
+    for _ in names:
+        if cur + hs > end:
+            break
+        length, encoding = _unpack_str_header(buf, cur)
+        after = cur + hs + length
+        if after > end or (encoding == 1 and length):
+            break
+        found.append(_new_string(BlobString, (buf[cur + hs : after], encoding, b"")))
+        cur = after
+    else:
+        values.update(zip(names, found, strict=True))
+        return cur
+    cur = start
     plan = _plan_plain(buf, len(names), cur, end)
     if plan is not None and any(item is not None and item[2] == 1 and item[1] for item in plan):
         plan = (_plan_strings(buf, len(names), cur, end) if len(names) <= 3 else None) or plan

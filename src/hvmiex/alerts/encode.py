@@ -156,6 +156,7 @@ def _as_blob_string(value: Any) -> BlobString:
 
 
 def marker(section: Section, start: bool) -> AlertObject:
+    """A section marker object."""
     type_id = {Section.ORIGINATOR: 1, Section.VICTIM: 3, Section.MISC: 5}[section] + (0 if start else 1)
     return AlertObject(type_id, {})
 
@@ -172,3 +173,246 @@ def build_alert(header: AlertHeader, sections: Mapping[Section, Iterable[AlertOb
 
 def layout_of(key: str) -> ObjectLayout:
     return LAYOUTS_BY_KEY[key]
+
+
+# ------------------------------------------------------------------------------------------------------
+# violation -> blob, in the producer's object order and string conventions (spec 05 §6.3, §8.2)
+
+
+def _narrowed(text: str | None, drop_last: bool) -> BlobString:
+    """A wide producer string narrowed to 8 bits: L = characters, last slot NUL (spec 05 §6.3)."""
+    if not text:
+        return BlobString(b"", 1)
+    if any(ord(c) > 0x7F for c in text):
+        data = text.encode("utf-16-le", "surrogatepass")
+        # upstream producer defect: L = S bytes but 2*S bytes copied (stale copy: zeros here)
+        return BlobString(data, 1, bytes(len(data)))
+    raw = text.encode("ascii")
+    if drop_last:
+        return BlobString(raw[:-1] + b"\0", 0)
+    return BlobString(raw + b"\0", 0)
+
+
+def _c_string(text: str | None, nul: bool) -> BlobString:
+    if not text:
+        return BlobString(b"", 0)
+    return BlobString(text.encode("utf-8", "surrogateescape") + (b"\0" if nul else b""), 0)
+
+
+def encode_violation(violation: Any, event: int | None = None) -> bytes:
+    """A blob describing ``violation`` as Introcore's serializer would write it."""
+    return encode_alert(violation_to_alert(violation, event))
+
+
+def violation_to_alert(violation: Any, event: int | None = None) -> tuple[AlertHeader, list[AlertObject]]:
+    """Header and objects (producer order, spec 05 §8.2) for a :class:`hvmiex.violation.Violation`."""
+    from hvmiex.violation import GuestOS, KernelOriginator, ObjectType, ViolationKind, ZoneType
+
+    v = violation
+    linux = v.env.os is GuestOS.LINUX
+    victim = v.victim
+    zone = ZoneType(victim.zone_type)
+    flags = int(victim.zone_flags)
+    alert_class = {ViolationKind.KM: 0, ViolationKind.UM: 1, ViolationKind.KUM: 2}[v.kind]
+    if event is None:
+        event = {ZoneType.EPT: 1, ZoneType.MSR: 2, ZoneType.CR: 3, ZoneType.INTEGRITY: 5, ZoneType.PROCESS: 7,
+                 ZoneType.DTR: 8, ZoneType.PC: 16}[zone]
+        if zone is ZoneType.PROCESS and flags & 0x100:
+            event = 17
+    header = AlertHeader(alert_class, 2 if linux else 1, event, 0, 1 if v.env.guest_64 else 0)
+    orig: list[AlertObject] = []
+    vic: list[AlertObject] = []
+    misc: list[AlertObject] = []
+    acb = v.alert_codeblocks
+    otype = int(victim.object_type)
+
+    def kernel_pair(frame: Any, generic: str, specific_win: str, specific_lix: str) -> list[AlertObject]:
+        if not frame.driver:
+            return []
+        section = BlobString(b"", 0)
+        if frame.section:
+            section = BlobString(frame.section.encode("latin-1")[:8].ljust(8, b"\0") + b"\0", 0)
+        first = make_object(generic, base=frame.base, size=frame.size or 0, entry_point=frame.entry_point or 0,
+                            section=section)
+        if linux:
+            second = make_object(specific_lix, core_base=frame.core_base or 0, name=_c_string(frame.name, False))
+        else:
+            second = make_object(specific_win, path=_c_string(frame.path or frame.name, True))
+        return [first, second]
+
+    def win_process(proc: Any, key: str) -> AlertObject:
+        if proc.os is GuestOS.LINUX:
+            return make_object(
+                "linux_task" if key == "windows_process" else "linux_parent_task",
+                task=proc.address, actual_parent=proc.parent_address, cr3=proc.cr3, pid=proc.pid or 0,
+                name=_c_string(proc.name, False), path=_c_string(proc.path, False),
+                command_line=_c_string(proc.command_line, True),
+            )
+        name = (proc.name or "").encode("latin-1", "replace")[:15].ljust(16, b"\0")
+        return make_object(
+            key, eprocess=proc.address, parent=proc.parent_address, real_parent=proc.parent_address, cr3=proc.cr3,
+            pid=proc.pid or 0, peb64=proc.peb64_address or 0, peb32=proc.peb32_address or 0,
+            name=BlobString(name, 0), path=_narrowed(proc.path, True),
+            command_line=_c_string(proc.command_line, True),
+        )
+
+    def module(mod: Any, key: str = "windows_module") -> AlertObject:
+        return make_object(key, base=mod.base, size=mod.size or 0, path=_narrowed(mod.path or mod.name, True))
+
+    def blocks(rip: int) -> AlertObject:
+        assert acb is not None
+        return make_object("code_blocks", start_address=acb.start, rip=rip, rip_index=acb.rip_index,
+                           hashes=acb.hashes)
+
+    def access_info() -> list[AlertObject]:
+        if flags & 0x10000000 and victim.write is not None:
+            w = victim.write
+            return [make_object("write_info", access_size=w.access_size, old=w.old.ljust(64, b"\0")[:64],
+                                new=w.new.ljust(64, b"\0")[:64])]
+        if flags & 0x20000000 and victim.read is not None:
+            r = victim.read
+            return [make_object("read_info", access_size=r.size, value=r.value.ljust(64, b"\0")[:64])]
+        if flags & 0x40000000 and victim.exec_info is not None:
+            e = victim.exec_info
+            return [make_object("exec_info", rsp=e.rsp, stack_base=e.stack_base, stack_limit=e.stack_limit,
+                                length=e.length)]
+        return []
+
+    def ept() -> AlertObject:
+        access = 2 if flags & 0x10000000 else 1 if flags & 0x20000000 else 4 if flags & 0x40000000 else 0
+        return make_object("ept", gva=victim.gva, gpa=victim.gpa, access=access)
+
+    def rip_code(rip: int) -> list[AlertObject]:
+        page = v.env.memory.read(rip & ~0xFFF, 0x1000) if rip else None
+        cs = v.env.code_segment_64
+        if page is None and not rip and cs is not None:
+            page = bytes(0x1000)  # the producer dumps a page even for RIP 0 (process creation)
+        if page is None:
+            return []
+        return [make_object("rip_code", cs_type=3 if cs else (2 if cs is False else 0), code=page)]
+
+    vic.append(make_object("victim", object_type=otype, zone_type=int(zone), zone_flags=flags))
+    if isinstance(v.originator, KernelOriginator):
+        o = v.originator
+        orig += kernel_pair(o.original, "kernel_driver", "windows_kernel_driver", "linux_kernel_module")
+        orig += kernel_pair(o.return_, "kernel_driver_return", "windows_kernel_driver_return",
+                            "linux_kernel_module_return")
+        instr = make_object("instruction", rip=o.original.rip, bytes=(o.instruction or b"").ljust(16, b"\0")[:16])
+        if linux and o.instruction is not None:
+            orig.append(instr)
+        rip = o.original.rip
+        idt_base = 0
+        if v.kind is ViolationKind.KM:
+            if zone is ZoneType.CR:
+                vic.append(make_object("cr", cr=victim.cr.index if victim.cr else 4))
+            elif zone is ZoneType.MSR:
+                vic.append(make_object("msr", msr=victim.msr.index if victim.msr else 0))
+            elif zone is ZoneType.DTR:
+                vic.append(make_object("dtr", dtr_type=otype))
+            elif zone is ZoneType.EPT:
+                vic.append(ept())
+            if otype == ObjectType.IDT and not linux:
+                idt_base = victim.base_address
+                if zone is ZoneType.INTEGRITY and victim.integrity is not None:
+                    idt_base = victim.integrity.start
+                entry = (victim.gva - idt_base) // (16 if v.env.guest_64 else 8) if zone is ZoneType.EPT else 0
+                vic.append(make_object("idt", entry=entry & 0xFFFFFFFF))
+            elif otype in (ObjectType.KM_MODULE, ObjectType.SSDT, ObjectType.VE_AGENT, ObjectType.VDSO,
+                           ObjectType.VSYSCALL):
+                if otype in (ObjectType.KM_MODULE, ObjectType.SSDT, ObjectType.VE_AGENT) and victim.name:
+                    from hvmiex.violation import DriverFrame
+
+                    frame = DriverFrame(driver=True, name=victim.name, base=victim.base_address, path=victim.name)
+                    vic.extend(kernel_pair(frame, "kernel_driver", "windows_kernel_driver", "linux_kernel_module"))
+            elif otype in (ObjectType.DRIVER_OBJECT, ObjectType.FAST_IO_DISPATCH) and victim.driver_object:
+                d = victim.driver_object
+                vic.append(make_object("windows_driver_object", gva=d.gva, gpa=d.gpa, fast_io=d.fast_io or 0,
+                                       name=_narrowed(d.name, False)))
+        else:
+            vic.extend(_user_victim(v, win_process, module))
+        if acb is not None:
+            misc += [blocks(rip), blocks(o.return_.rip)]
+        if not linux and o.instruction is not None:
+            misc.append(instr)
+        misc += access_info()
+        if not linux:
+            if zone is ZoneType.INTEGRITY and victim.integrity is not None:
+                i = victim.integrity
+                misc.append(make_object("ept", gva=i.start, gpa=(i.offset & 0xFFFFFFFF) | (i.total_length << 32),
+                                        access=2))
+            elif zone is ZoneType.EPT:
+                misc.append(ept())
+            else:
+                misc.append(make_object("ept"))
+        misc.append(make_object("arch_regs", rip=rip, idt_base=idt_base))
+        misc += rip_code(rip)
+        if v.kind is ViolationKind.KUM and victim.module is not None:
+            misc += _export(victim)
+    else:
+        u = v.originator
+        if u.process is not None:
+            orig.append(win_process(u.process, "windows_process"))
+        if zone is ZoneType.PC and victim.process is not None:
+            orig.append(win_process(victim.process, "windows_parent_process"))
+        if u.library is not None and not linux:
+            orig.append(module(u.library))
+        if u.return_.library is not None and not linux:
+            orig.append(module(u.return_.library, "windows_module_return"))
+        vic.extend(_user_victim(v, win_process, module))
+        if zone is ZoneType.PROCESS:
+            misc.append(make_object("injection", gva=victim.gva,
+                                    length=victim.injection.length if victim.injection else 0,
+                                    kind=injection_kind_from_flags(flags)))
+        elif otype == ObjectType.UM_MODULE:
+            misc.append(make_object("instruction", rip=u.rip))
+            misc += _export(victim)
+            misc += access_info()
+            misc.append(ept())
+        elif zone is ZoneType.EPT:
+            misc.append(ept())
+            misc += access_info()
+        if int(u.pc_type):
+            misc.append(make_object("dpi", flags=int(u.pc_type)))
+        if acb is not None:
+            misc.append(blocks(acb.rip))
+        misc += rip_code(u.rip if zone is ZoneType.EPT else 0)
+    return header, [*_bracket(Section.ORIGINATOR, orig), *_bracket(Section.VICTIM, vic), *_bracket(Section.MISC, misc)]
+
+
+def injection_kind_from_flags(flags: int) -> int:
+    from hvmiex.alerts.layout import injection_kind_from_zone_flags
+
+    return injection_kind_from_zone_flags(flags)
+
+
+def _bracket(section: Section, objects: list[AlertObject]) -> list[AlertObject]:
+    return [marker(section, True), *objects, marker(section, False)]
+
+
+def _export(victim: Any) -> list[AlertObject]:
+    mod = victim.module
+    if mod is None or not mod.exports:
+        return []
+    exp = mod.export_at(victim.gva)
+    if exp is None:
+        return []
+    delta = victim.gva - mod.base - exp.rva
+    return [make_object("export", delta=delta, names=tuple(exp.names))]
+
+
+def _user_victim(v: Any, win_process: Any, module: Any) -> list[AlertObject]:
+    from hvmiex.violation import ObjectType, ZoneType
+
+    victim = v.victim
+    out: list[AlertObject] = []
+    zone = ZoneType(victim.zone_type)
+    otype = int(victim.object_type)
+    if zone is ZoneType.PC:
+        return out
+    proc = victim.process
+    if proc is not None:
+        out.append(win_process(proc, "windows_process"))
+    if (zone is ZoneType.PROCESS or otype in (ObjectType.UM_GENERIC_NX_ZONE, ObjectType.SUD_EXEC,
+                                              ObjectType.UM_MODULE)) and victim.module is not None:
+        out.append(module(victim.module))
+    return out

@@ -3,20 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 from hvmiex.alerts.proposals import MergedProposal
-from hvmiex.errors import HvmiexError
+from hvmiex.source.writer import JsonDocument, write_json
 
 
-def proposals_documents(merged: Sequence[MergedProposal]) -> tuple[Any, Any]:
-    """(exceptions document, signatures document) ready for ``hvmiex build``."""
-    try:
-        from hvmiex.source import writer
-    except ImportError:
-        raise HvmiexError(
-            "exception JSON needs hvmiex.source.writer (model -> JSON), which is not available in this build"
-        ) from None
+def proposals_documents(merged: Sequence[MergedProposal]) -> list[JsonDocument]:
+    """The JSON documents (signatures first, then one per exception kind) ready for ``hvmiex build``."""
     exceptions = [m.proposal.exception for m in merged]
     signatures = [s for m in merged for s in m.proposal.signatures]
-    return writer.exceptions_document(exceptions), writer.signatures_document(signatures)  # type: ignore[attr-defined]
+    return write_json(exceptions=exceptions, signatures=signatures)

@@ -46,8 +46,7 @@ def alert_error(
     return AlertFormatError(f"cannot decode alert{obj}{where}: {message}", (diag,))
 
 
-@dataclass(frozen=True, slots=True)
-class BlobString:
+class BlobString(NamedTuple):
     """A string embedded in an object (spec 05 §6): the bytes exactly as carried, plus derived text.
 
     ``stale`` holds the bytes the producer writes after a UTF-16 string (it copies twice the length,
@@ -95,14 +94,14 @@ class BlobString:
     def encoded_size(self) -> int:
         return 5 + len(self.raw) + len(self.stale)
 
-    @classmethod
-    def of(cls, text: str, *, wide: bool = False, nul: bool = False) -> BlobString:
+    @staticmethod
+    def of(text: str, *, wide: bool = False, nul: bool = False) -> BlobString:
         """A well-formed string (UTF-8 or UTF-16LE), optionally with a terminating NUL counted in L."""
         if nul:
             text += "\0"
         if wide:
-            return cls(text.encode("utf-16-le", "surrogatepass"), 1)
-        return cls(text.encode("utf-8", "surrogateescape"), 0)
+            return BlobString(text.encode("utf-16-le", "surrogatepass"), 1)
+        return BlobString(text.encode("utf-8", "surrogateescape"), 0)
 
 
 @dataclass(frozen=True, slots=True)

@@ -60,11 +60,7 @@ def _escape(text: str) -> str:
     out = []
     for ch in text:
         code = ord(ch)
-        if ch == "\\":
-            out.append("\\\\")
-        elif ch == "'":
-            out.append("\\'")
-        elif code < 0x20 or code == 0x7F:
+        if code < 0x20 or code == 0x7F:
             out.append(f"\\x{code:02x}")
         else:
             out.append(ch)
@@ -139,6 +135,8 @@ def field_text(obj: AlertObject, name: str, value: Any, arch64: bool = True) -> 
         return _enum_text(value, CS_TYPES)
     if type_id == 39 and name == "flags":
         return _flags_text(value, DPI_FLAG_NAMES)
+    if type_id == 45 and name.startswith("heap_page_"):
+        return heap_page_text(value)
     if type_id == 9 and name == "msr":
         return f"0x{value:x}"
     if name in _DECIMAL:
@@ -171,9 +169,48 @@ def object_lines(obj: AlertObject, arch64: bool = True, indent: str = "    ") ->
             lines.append(f"{indent}{name}: {obj.values.get(name)}")
             continue
         lines.append(f"{indent}{name}: {field_text(obj, name, obj.values.get(name), arch64)}")
+    if obj.type_id == 41:
+        lines.extend(indent + line for line in trap_frame_lines(obj.values["trap_frame"], arch64))
     if obj.extra:
         lines.append(f"{indent}(extra payload bytes: {_bytes_text(obj.extra)})")
     return lines
+
+
+# Trap-frame fields of the DPI pivoted-stack object (spec 05 §7.26): name, offset, size.
+_FRAME64 = (
+    ("rax", 0x30, 8), ("rcx", 0x38, 8), ("rdx", 0x40, 8), ("r8", 0x48, 8), ("r9", 0x50, 8), ("r10", 0x58, 8),
+    ("r11", 0x60, 8), ("gs_base", 0x68, 8), ("ds", 0x130, 2), ("es", 0x132, 2), ("fs", 0x134, 2), ("gs", 0x136, 2),
+    ("trap_frame", 0x138, 8), ("rbx", 0x140, 8), ("rdi", 0x148, 8), ("rsi", 0x150, 8), ("rbp", 0x158, 8),
+    ("rip", 0x168, 8), ("cs", 0x170, 2), ("eflags", 0x178, 4), ("rsp", 0x180, 8), ("ss", 0x188, 2),
+)
+_FRAME32 = (
+    ("gs", 0x2C, 4), ("es", 0x30, 4), ("ds", 0x34, 4), ("edx", 0x38, 4), ("ecx", 0x3C, 4), ("eax", 0x40, 4),
+    ("fs", 0x50, 4), ("edi", 0x54, 4), ("esi", 0x58, 4), ("ebx", 0x5C, 4), ("ebp", 0x60, 4), ("eip", 0x68, 4),
+    ("cs", 0x6C, 4), ("eflags", 0x70, 4), ("esp", 0x74, 4), ("ss", 0x78, 4),
+)
+
+
+def trap_frame_lines(frame: bytes, arch64: bool) -> list[str]:
+    """The registers of a raw KTRAP_FRAME, as laid out on 64-bit or 32-bit Windows guests."""
+    fields = _FRAME64 if arch64 else _FRAME32
+    regs = [f"{name}=0x{int.from_bytes(frame[off : off + size], 'little'):x}" for name, off, size in fields]
+    return ["trap frame: " + "  ".join(regs[i : i + 6]) if i == 0 else "            " + "  ".join(regs[i : i + 6])
+            for i in range(0, len(regs), 6)]
+
+
+def heap_page_text(value: int) -> str:
+    """One heap-spray page word (spec 05 §7.29)."""
+    words = []
+    if value & 1:
+        words.append("mapped")
+    if value & 2:
+        words.append("detected")
+    words.append(f"{(value >> 2) & 0x7FF} heap values")
+    if value & 2:
+        words.append(f"detection offset 0x{(value >> 13) & 0xFFF:x}")
+    if value & (1 << 25):
+        words.append("executable")
+    return f"0x{value:08x} ({', '.join(words)})"
 
 
 def header_line(alert: Alert) -> str:

@@ -20,7 +20,6 @@ _START = re.compile(r"Start Serializer ID\s*->\s*0x([0-9a-fA-F]+)")
 _END = re.compile(r"End Serializer ID\s*->\s*0x([0-9a-fA-F]+)")
 _GUEST = re.compile(r"^\s*\[([0-9A-Fa-f-]{8,})\]")
 _B64_CHARS = re.compile(r"[^A-Za-z0-9+/=]")
-_CANONICAL = re.compile(rb"[A-Za-z0-9+/]*={0,2}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,8 +54,11 @@ def decode_base64(text: str, source: str = "<alert>", line: int | None = None) -
             source=where, code="ALERT001", hint="base64 uses A-Z a-z 0-9 + / =",
         ) from None
     stripped = ascii_text.strip()
-    if _CANONICAL.fullmatch(stripped) and len(stripped) % 4 == 0 and stripped:
-        return binascii.a2b_base64(stripped)
+    if stripped:
+        try:  # fast path: canonical text (strict mode still accepts stale unused bits)
+            return binascii.a2b_base64(stripped, strict_mode=True)
+        except binascii.Error:
+            pass
     # slow path, non-validating: skip foreign characters; an "=" that completes a partial group ends
     # the data, an "=" after a complete group is ignored; missing padding is tolerated
     data: list[str] = []
@@ -135,6 +137,17 @@ def serializer_blobs(lines: Iterable[str], source: str = "<log>") -> Iterator[Bl
     for ident, first, slices in open_blobs.values():
         yield BlobText("".join(slices), source, first, ident,
                        error="log ends before the 'End Serializer' line (blob may be incomplete)")
+
+
+def serializer_lines(text: str, ident: int, slice_size: int = 1000) -> list[str]:
+    """The ``[SERIALIZER]`` messages the producer logs for one base64 text (spec 05 §1.1), including the
+    empty extra slice when the length is an exact multiple of the slice size."""
+    lines = [f"{TAG} Start Serializer ID -> 0x{ident:x}"]
+    lines += [f"{TAG} {text[i : i + slice_size]}" for i in range(0, len(text), slice_size)]
+    if len(text) % slice_size == 0:
+        lines.append(TAG)
+    lines.append(f"{TAG} End Serializer ID -> 0x{ident:x}")
+    return lines
 
 
 def blob_bytes(blob: BlobText) -> bytes:

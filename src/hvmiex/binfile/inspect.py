@@ -6,6 +6,7 @@ Names are resolved from hashes with a :class:`~hvmiex.namedb.NameResolver` (bund
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -35,6 +36,8 @@ from hvmiex.model import (
 from hvmiex.model.records import Exception_, Signature
 from hvmiex.namedb.resolver import NameResolver
 from hvmiex.namedb.rules import FieldRule, exception_field_rule, export_function_rule, export_library_rule
+from hvmiex.names import HashRule
+from hvmiex.source.writer import _intern
 
 LISTS = ("kernel", "user", "kernel-user", "glob", "signatures")
 _SHORT = {
@@ -68,25 +71,29 @@ class _Namer:
 
     def __init__(self, resolver: NameResolver | None) -> None:
         self.resolver = resolver
-        self.cache: dict[tuple[int, Any], str | None] = {}
+        self.cache: dict[tuple[int, int], str] = {}
+        self.rules: list[object] = []  # keeps every rule seen alive, so its id() stays unique
 
     def show(self, name: Name, rule: FieldRule | None) -> str:
         if name.text is not None:
             return name.text
         if rule is None:
             return f"0x{name.value:08x}"
-        key = (name.value, rule.rule)
-        if key not in self.cache:
-            text = None
-            for t, v in rule.predefined.items():
-                if v == name.value:
-                    text = t
-                    break
-            if text is None and self.resolver is not None:
-                text = self.resolver.resolve(name.value, rule.rule, rule.predefined)
-            self.cache[key] = text
-        found = self.cache[key]
-        return found if found is not None else f"0x{name.value:08x}"
+        key = (name.value, id(rule))
+        hit = self.cache.get(key)
+        if hit is not None:
+            return hit
+        self.rules.append(rule)
+        text = None
+        for t, v in rule.predefined.items():
+            if v == name.value:
+                text = t
+                break
+        if text is None and self.resolver is not None:
+            text = self.resolver.resolve(name.value, rule.rule, rule.predefined)
+        shown = text if text is not None else f"0x{name.value:08x}"
+        self.cache[key] = shown
+        return shown
 
 
 def flag_names(value: int, tables: list[Mapping[str, int]]) -> list[str]:
@@ -130,12 +137,18 @@ class _Describer:
         self.present = present
         self.flag_cache: dict[tuple[ExceptionKind, int], list[str]] = {}
         self.type_cache: dict[tuple[ExceptionKind, int], str] = {}
+        self.static: dict[tuple[type, int, int], tuple[str, str, int, list[str], str, tuple[FieldRule | None, ...]]] = {}
+        self.labels: dict[int, str] = {}
+        self.interned: dict[tuple[HashRule, int], FieldRule] = {}
+
+    def label(self, sig_id: int) -> str:
+        got = self.labels.get(sig_id)
+        if got is None:
+            got = self.labels[sig_id] = signature_label(sig_id, self.config)
+        return got
 
     def refs(self, refs: tuple[SignatureRef, ...]) -> list[dict[str, Any]]:
-        return [
-            {"id": f"0x{r.id:08x}", "label": signature_label(r.id, self.config), "present": r.id in self.present}
-            for r in refs
-        ]
+        return [{"id": f"0x{r.id:08x}", "label": self.label(r.id), "present": r.id in self.present} for r in refs]
 
     def flags(self, kind: ExceptionKind, value: int) -> list[str]:
         key = (kind, value)
@@ -153,27 +166,41 @@ class _Describer:
             self.type_cache[key] = got
         return got
 
+    def _static(self, exc: Exception_) -> tuple[str, str, int, list[str], str, tuple[FieldRule | None, ...]]:
+        """What rows of one (record class, object type, flags) share: computed once."""
+        key = (type(exc), exc.object_type, exc.flags.value)
+        got = self.static.get(key)
+        if got is None:
+            kind = exc.KIND
+            value = exc.flags.value
+            rules = tuple(
+                _intern(self.namer.rules, self.interned, exception_field_rule(kind, fld, exc.object_type, value, self.config))
+                for fld in ("originator", "victim", "process")
+            )
+            got = self.static[key] = (
+                kind.value, self.object_type(kind, exc.object_type), exc.object_type, self.flags(kind, value),
+                f"0x{value:08x}", rules,
+            )  # fmt: skip
+        return got
+
     def exception(self, exc: Exception_, offset: int) -> Row:
-        kind = exc.KIND
-        row: Row = {"offset": offset, "kind": kind.value}
-        value = exc.flags.value
+        kind, type_name, type_value, flags, flags_hex, rules = self._static(exc)
+        row: Row = {"offset": offset, "kind": kind}
         if isinstance(exc, GlobException):
-            row.update(originator=exc.originator, victim=exc.victim, process=exc.process)
+            row["originator"] = exc.originator
+            row["victim"] = exc.victim
+            row["process"] = exc.process
         else:
-            cfg = self.config
-
-            def show(fld: str, name: Name) -> str:
-                return self.namer.show(name, exception_field_rule(kind, fld, exc.object_type, value, cfg))
-
-            row["originator"] = show("originator", exc.originator)
-            row["victim"] = show("victim", exc.victim)
+            show = self.namer.show
+            row["originator"] = show(exc.originator, rules[0])
+            row["victim"] = show(exc.victim, rules[1])
             if not isinstance(exc, KernelException):
-                row["process"] = show("process", exc.process)
-        row["object_type"] = self.object_type(kind, exc.object_type)
-        row["object_type_value"] = exc.object_type
-        row["flags"] = self.flags(kind, value)
-        row["flags_value"] = f"0x{value:08x}"
-        row["signatures"] = self.refs(exc.signatures)
+                row["process"] = show(exc.process, rules[2])
+        row["object_type"] = type_name
+        row["object_type_value"] = type_value
+        row["flags"] = flags
+        row["flags_value"] = flags_hex
+        row["signatures"] = self.refs(exc.signatures) if exc.signatures else []
         return row
 
     def signature(self, sig: Signature, offset: int, used_by: int) -> Row:
@@ -181,7 +208,7 @@ class _Describer:
         row: Row = {
             "offset": offset,
             "id": f"0x{sig.id:08x}",
-            "label": signature_label(sig.id, cfg),
+            "label": self.label(sig.id),
             "kind": sig.KIND.value,
             "flags": flag_names(sig.flags.value, [cfg.flags["signatures"]]),
             "flags_value": f"0x{sig.flags.value:08x}",
@@ -234,54 +261,32 @@ class _Describer:
         return row
 
 
-def inspect_parsed(
-    parsed: ParsedBin,
-    *,
-    config: Config | None = None,
-    resolver: NameResolver | None = None,
-    load: LoadResult | None = None,
-) -> Inspection:
-    """Decode every record of ``parsed`` into rows, grouped by list, in file order."""
-    cfg = config or load_config()
+_TABLE_OF: dict[type, str] = {
+    KernelException: "kernel",
+    UserException: "user",
+    UserApcException: "user",
+    KernelUserException: "kernel-user",
+    GlobException: "glob",
+}
+_ENCODE = json.JSONEncoder(ensure_ascii=False).encode
+
+
+def _header(parsed: ParsedBin, sizes: dict[str, int], unknown: int, used: dict[int, int], present: set[int],
+            load: LoadResult | None) -> dict[str, Any]:  # fmt: skip
     model = parsed.model
-    present = {s.id for s in model.signatures}
-    used: dict[int, int] = {}
-    for exc in model.exceptions:
-        for ref in exc.signatures:
-            used[ref.id] = used.get(ref.id, 0) + 1
-    describer = _Describer(cfg, resolver, present)
-    tables: dict[str, list[Row]] = {name: [] for name in LISTS}
-    unknown: list[Row] = []
-    for record, offset in zip(model.records, parsed.offsets, strict=True):
-        if isinstance(record, KernelException):
-            tables["kernel"].append(describer.exception(record, offset))
-        elif isinstance(record, UserException | UserApcException):
-            tables["user"].append(describer.exception(record, offset))
-        elif isinstance(record, KernelUserException):
-            tables["kernel-user"].append(describer.exception(record, offset))
-        elif isinstance(record, GlobException):
-            tables["glob"].append(describer.exception(record, offset))
-        elif isinstance(record, RawObject):
-            unknown.append({"offset": offset, "type": record.type, "size": len(record.body)})
-        else:
-            tables["signatures"].append(describer.signature(record, offset, used.get(record.id, 0)))
     stored = parsed.header_counts
-    actual = type(model)(model.records).header_counts()
+    actual = {"kernel": sizes["kernel"], "user": sizes["user"], "signatures": sizes["signatures"],
+              "glob": sizes["glob"], "kernel_user": sizes["kernel-user"]}  # fmt: skip
     header: dict[str, Any] = {
         "path": parsed.path,
         "version": f"{model.major}.{model.minor}",
         "build": model.build,
-        "counts": {
-            "kernel": stored.kernel if stored else actual.kernel,
-            "user": stored.user if stored else actual.user,
-            "signatures": stored.signatures if stored else actual.signatures,
-            "glob": stored.glob if stored else actual.glob,
-            "kernel_user": stored.kernel_user if stored else actual.kernel_user,
-        },
-        "records": {
-            "kernel": actual.kernel, "user": actual.user, "signatures": actual.signatures, "glob": actual.glob,
-            "kernel_user": actual.kernel_user, "unknown": len(unknown),
-        },
+        "counts": (
+            {"kernel": stored.kernel, "user": stored.user, "signatures": stored.signatures, "glob": stored.glob,
+             "kernel_user": stored.kernel_user}
+            if stored else dict(actual)
+        ),
+        "records": {**actual, "unknown": unknown},
         "missing_signatures": sorted(f"0x{i:08x}" for i in set(used) - present),
         "unused_signatures": sorted(f"0x{i:08x}" for i in present - set(used)),
     }  # fmt: skip
@@ -293,4 +298,136 @@ def inspect_parsed(
             "windows": {"exceptions": load.windows.total_exceptions, "signatures": load.windows.total_signatures},
             "linux": {"exceptions": load.linux.total_exceptions, "signatures": load.linux.total_signatures},
         }
-    return Inspection(header, tables, unknown)
+    return header
+
+
+def _usage(parsed: ParsedBin) -> tuple[set[int], dict[int, int]]:
+    present: set[int] = set()
+    used: dict[int, int] = {}
+    for record in parsed.model.records:
+        if type(record) in _TABLE_OF:
+            for ref in record.signatures:  # type: ignore[union-attr]
+                used[ref.id] = used.get(ref.id, 0) + 1
+        elif not isinstance(record, RawObject):
+            present.add(record.id)  # type: ignore[union-attr]
+    return present, used
+
+
+def inspect_parsed(
+    parsed: ParsedBin,
+    *,
+    config: Config | None = None,
+    resolver: NameResolver | None = None,
+    load: LoadResult | None = None,
+    limit: int | None = None,
+) -> Inspection:
+    """Decode the records of ``parsed`` into rows, grouped by list, in file order (at most ``limit``
+    rows per table; the header always counts every record)."""
+    cfg = config or load_config()
+    present, used = _usage(parsed)
+    describer = _Describer(cfg, resolver, present)
+    tables: dict[str, list[Row]] = {name: [] for name in LISTS}
+    sizes = dict.fromkeys(LISTS, 0)
+    unknown: list[Row] = []
+    table_of = _TABLE_OF
+    for record, offset in zip(parsed.model.records, parsed.offsets, strict=True):
+        name = table_of.get(type(record))
+        if name is None:
+            if isinstance(record, RawObject):
+                unknown.append({"offset": offset, "type": record.type, "size": len(record.body)})
+                continue
+            name = "signatures"
+        sizes[name] += 1
+        if limit is not None and sizes[name] > limit:
+            continue
+        if name == "signatures":
+            tables[name].append(describer.signature(record, offset, used.get(record.id, 0)))  # type: ignore[arg-type, union-attr]
+        else:
+            tables[name].append(describer.exception(record, offset))  # type: ignore[arg-type]
+    return Inspection(_header(parsed, sizes, len(unknown), used, present, load), tables, unknown)
+
+
+def inspect_json(
+    parsed: ParsedBin,
+    *,
+    config: Config | None = None,
+    resolver: NameResolver | None = None,
+    load: LoadResult | None = None,
+    lists: tuple[str, ...] = LISTS,
+) -> str:
+    """``json.dumps(inspect_parsed(...).to_dict())`` (tables limited to ``lists``), built from cached
+    JSON fragments: names, flags and types repeat across records, so a million rows stay fast."""
+    cfg = config or load_config()
+    present, used = _usage(parsed)
+    d = _Describer(cfg, resolver, present)
+    rows: dict[str, list[str]] = {name: [] for name in LISTS}
+    sizes = dict.fromkeys(LISTS, 0)
+    unknown: list[Row] = []
+    statics: dict[tuple[type, int, int], tuple[str, str, tuple[FieldRule | None, ...]]] = {}
+    names: dict[tuple[int, int], str] = {}
+    refs_cache: dict[int, str] = {}
+    keep: list[object] = []  # objects whose id() keys a cache stay alive
+    show = d.namer.show
+    wanted = set(lists)
+
+    def name_json(value: Name, rule: FieldRule | None) -> str:
+        key = (value.value, id(rule))
+        got = names.get(key) if value.text is None else None
+        if got is None:
+            got = _ENCODE(show(value, rule))
+            if value.text is None:
+                names[key] = got
+        return got
+
+    for record, offset in zip(parsed.model.records, parsed.offsets, strict=True):
+        cls = type(record)
+        name = _TABLE_OF.get(cls)
+        if name is None:
+            if isinstance(record, RawObject):
+                unknown.append({"offset": offset, "type": record.type, "size": len(record.body)})
+                continue
+            sizes["signatures"] += 1
+            if "signatures" in wanted:
+                row = d.signature(record, offset, used.get(record.id, 0))  # type: ignore[arg-type, union-attr]
+                rows["signatures"].append(_ENCODE(row))
+            continue
+        sizes[name] += 1
+        if name not in wanted:
+            continue
+        exc: Any = record
+        skey = (cls, exc.object_type, exc.flags.value)
+        static = statics.get(skey)
+        if static is None:
+            kind, type_name, type_value, flags, flags_hex, rules = d._static(exc)
+            keep.append(rules)
+            static = statics[skey] = (
+                f'"kind": {_ENCODE(kind)}',
+                f'"object_type": {_ENCODE(type_name)}, "object_type_value": {type_value}, '
+                f'"flags": {_ENCODE(flags)}, "flags_value": "{flags_hex}"',
+                rules,
+            )
+        kind_text, static_text, rules = static
+        if cls is GlobException:
+            fields = (f'"originator": {_ENCODE(exc.originator)}, "victim": {_ENCODE(exc.victim)}, '
+                      f'"process": {_ENCODE(exc.process)}')  # fmt: skip
+        elif cls is KernelException:
+            fields = f'"originator": {name_json(exc.originator, rules[0])}, "victim": {name_json(exc.victim, rules[1])}'
+        else:
+            fields = (f'"originator": {name_json(exc.originator, rules[0])}, '
+                      f'"victim": {name_json(exc.victim, rules[1])}, "process": {name_json(exc.process, rules[2])}')  # fmt: skip
+        refs = exc.signatures
+        if refs:
+            refs_text = refs_cache.get(id(refs))
+            if refs_text is None:
+                keep.append(refs)
+                refs_text = refs_cache[id(refs)] = _ENCODE(d.refs(refs))
+        else:
+            refs_text = "[]"
+        rows[name].append(f'{{"offset": {offset}, {kind_text}, {fields}, {static_text}, "signatures": {refs_text}}}')
+    header = _header(parsed, sizes, len(unknown), used, present, load)
+    parts = [f'{{"header": {_ENCODE(header)}']
+    for name in LISTS:
+        if name in wanted:
+            parts.append(f', {_ENCODE(name)}: [' + ", ".join(rows[name]) + "]")
+    parts.append(f', "unknown_objects": {_ENCODE(unknown)}}}')
+    return "".join(parts)

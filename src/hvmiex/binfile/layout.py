@@ -105,6 +105,10 @@ _OBJ = OBJECT_HEADER.struct
 _KM = KM_EXCEPTION.struct
 _UM = UM_EXCEPTION.struct
 _GLOB = GLOB_EXCEPTION.struct
+# object header + fixed part in one pack call (the writer's hot path); same fields as the declarations above
+_KM_OBJ = struct.Struct("<BH" + KM_EXCEPTION.struct.format[1:])
+_UM_OBJ = struct.Struct("<BH" + UM_EXCEPTION.struct.format[1:])
+_MAX_IDS = (MAX_BODY - 20) // 4
 
 
 class LayoutError(ValueError):
@@ -165,10 +169,15 @@ def unpack_header(data: bytes, offset: int = 0) -> FileHeader:
 
 
 def pack_kernel(e: KernelException) -> bytes:
-    ids = _ids(e.signatures)
-    n = len(ids)
-    body = _KM.pack(e.originator.value, e.path_hash, e.victim.value, e.flags.value, 0, e.object_type, n)
-    return object_header(ObjectType.KM_EXCEPTION, 20 + 4 * n) + body + pack_u32_array(ids)
+    refs = e.signatures
+    n = len(refs)
+    if n > _MAX_IDS:
+        raise LayoutError(f"{n} signature ids exceed the 65535-byte object size limit")
+    head = _KM_OBJ.pack(
+        ObjectType.KM_EXCEPTION, 20 + 4 * n, e.originator.value, e.path_hash, e.victim.value, e.flags.value, 0,
+        e.object_type, n,
+    )  # fmt: skip
+    return head + struct.pack(f"<{n}I", *[r.id for r in refs]) if n else head
 
 
 def unpack_kernel(body: bytes) -> KernelException:
@@ -181,10 +190,14 @@ def unpack_kernel(body: bytes) -> KernelException:
 
 
 def pack_user(e: UserException | UserApcException | KernelUserException) -> bytes:
-    ids = _ids(e.signatures)
-    n = len(ids)
-    body = _UM.pack(e.originator.value, e.victim.value, e.process.value, e.flags.value, 0, e.object_type, n)
-    return object_header(e.OBJECT, 20 + 4 * n) + body + pack_u32_array(ids)
+    refs = e.signatures
+    n = len(refs)
+    if n > _MAX_IDS:
+        raise LayoutError(f"{n} signature ids exceed the 65535-byte object size limit")
+    head = _UM_OBJ.pack(
+        e.OBJECT, 20 + 4 * n, e.originator.value, e.victim.value, e.process.value, e.flags.value, 0, e.object_type, n
+    )
+    return head + struct.pack(f"<{n}I", *[r.id for r in refs]) if n else head
 
 
 def _unpack_um(body: bytes, what: str) -> tuple[Name, Name, Name, FlagSet, int, tuple[SignatureRef, ...]]:

@@ -14,18 +14,27 @@ Two views of the same bytes:
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 import os
 import struct
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from hvmiex.binfile import layout
 from hvmiex.errors import BinaryFormatError, Diagnostic, Severity, SourceLocation
 from hvmiex.model import (
     ExceptionSet,
+    FlagSet,
     HeaderCounts,
+    KernelException,
+    KernelUserException,
+    Name,
     Record,
+    SignatureRef,
+    UserApcException,
+    UserException,
 )
 
 MAGIC = layout.MAGIC  # "EXNA" on disk
@@ -295,25 +304,44 @@ def simulate_load(
     ``initialized=False`` models a call before ``IntExceptInit`` (status INVALID_INTERNAL_STATE once
     the header checks pass).
     """
+    windows, linux = simulate_both(data, path, initialized=initialized)
+    return windows if guest is GuestOS.WINDOWS else linux
+
+
+def simulate_both(data: bytes, path: str = "<bytes>", *, initialized: bool = True) -> tuple[LoadReport, LoadReport]:
+    """:func:`simulate_load` for a Windows and a Linux guest in one pass over the file.
+
+    Validation does not depend on the guest; only which objects are kept (their ``linux`` bit) and the
+    messages about dropped objects do.
+    """
     data = bytes(data)
     n = len(data)
-    log: list[str] = []
+    logs: tuple[list[str], list[str]] = ([], [])
     notes: list[Diagnostic] = []
-    scalars = [0] * len(SCALAR_LISTS)
-    kernel = [0] * 16
-    user = [0] * 16
-    kernel_user = [0] * 16
+    all_scalars = ([0] * len(SCALAR_LISTS), [0] * len(SCALAR_LISTS))
+    all_kernel = ([0] * 16, [0] * 16)
+    all_user = ([0] * 16, [0] * 16)
+    all_kernel_user = ([0] * 16, [0] * 16)
 
-    def report(status: LoadStatus, reasons: tuple[Diagnostic, ...], version: tuple[int, int, int], objects: int) -> LoadReport:
-        return LoadReport(
-            guest,
-            status,
-            ListCounts(tuple(scalars), tuple(kernel), tuple(user), tuple(kernel_user)),
-            version,
-            reasons,
-            tuple(notes),
-            tuple(log),
-            objects,
+    def log_all(text: str) -> None:
+        logs[0].append(text)
+        logs[1].append(text)
+
+    def report(
+        status: LoadStatus, reasons: tuple[Diagnostic, ...], version: tuple[int, int, int], objects: int
+    ) -> tuple[LoadReport, LoadReport]:
+        return tuple(  # type: ignore[return-value]
+            LoadReport(
+                g,
+                status,
+                ListCounts(tuple(all_scalars[i]), tuple(all_kernel[i]), tuple(all_user[i]), tuple(all_kernel_user[i])),
+                version,
+                reasons,
+                tuple(notes),
+                tuple(logs[i]),
+                objects,
+            )
+            for i, g in enumerate((GuestOS.WINDOWS, GuestOS.LINUX))
         )
 
     loc0 = SourceLocation(path, offset=0)
@@ -331,11 +359,11 @@ def simulate_load(
             (0, 0, 0),
             0,
         )
-    log.append("[UPDATE] Requested to update the intro exceptions...")
+    log_all("[UPDATE] Requested to update the intro exceptions...")
     magic, major, minor, km_count, um_count, _sig_count, build, glob_count, kum_count, _res = layout_header(data)
     if magic != MAGIC:
         text = "".join(_c_char(b) for b in magic.to_bytes(4, "big"))
-        log.append(f"[ERROR] Exception file header doesn't have the right magic word ({text})")
+        log_all(f"[ERROR] Exception file header doesn't have the right magic word ({text})")
         return report(
             LoadStatus.INVALID_OBJECT_TYPE,
             (
@@ -352,7 +380,7 @@ def simulate_load(
             0,
         )
     if major != SUPPORTED_MAJOR:
-        log.append(
+        log_all(
             f"[ERROR] Update's file major ({major}.{minor}) version is different form ours "
             f"({SUPPORTED_MAJOR}.{SUPPORTED_MINOR})"
         )
@@ -371,7 +399,7 @@ def simulate_load(
             0,
         )
     if minor > SUPPORTED_MINOR:
-        log.append(
+        log_all(
             f"[WARNING] Update's file minor ({major}.{minor}) version is newer than ours "
             f"({SUPPORTED_MAJOR}.{SUPPORTED_MINOR}). Not all features will be available!"
         )
@@ -387,7 +415,7 @@ def simulate_load(
             )
         )
     elif minor < SUPPORTED_MINOR:
-        log.append(
+        log_all(
             f"[ERROR] Update's file minor ({major}.{minor}) version is older than ours "
             f"({SUPPORTED_MAJOR}.{SUPPORTED_MINOR}). Will not update the exceptions."
         )
@@ -407,7 +435,7 @@ def simulate_load(
             0,
         )
     if km_count == 0 and um_count == 0 and kum_count == 0 and glob_count == 0:
-        log.append(
+        log_all(
             f"[WARNING] Requested update with {km_count} kernel exceptions and {um_count} user exceptions. "
             "We cannot do that..."
         )
@@ -441,7 +469,6 @@ def simulate_load(
             0,
         )
 
-    windows = guest is GuestOS.WINDOWS
     unpack_hashed = _HASHED.unpack_from
     unpack_glob = _GLOB_FIXED.unpack_from
     u16 = _U16.unpack_from
@@ -456,7 +483,7 @@ def simulate_load(
     try:
         while pos < n:
             if n - pos < OBJECT_HEADER_SIZE:
-                log.append(
+                log_all(
                     f"[ERROR] The address of 'UPDATE_HEADER' structure exceeds the exception buffer "
                     f"(<buffer+{pos + OBJECT_HEADER_SIZE}>/<buffer+{n}>)"
                 )
@@ -487,12 +514,12 @@ def simulate_load(
                     raise _different(path, offset, typ, entry, size)
                 if entry > remaining:
                     raise _exceed(path, offset, typ, entry, remaining)
-                if bool(flags & FLAG_LINUX) == windows:
-                    continue  # object for the other OS
+                g = 1 if flags & FLAG_LINUX else 0  # the guest that keeps it; the other skips it
                 if flags & FLAG_IGNORE:
                     kind = "UM" if typ in (TYPE_UM, TYPE_APC) else "KM"  # KUM logs "KM" upstream
-                    log.append(f"[UPDATE] Dropped an ignored {kind} exception. No problem here!")
+                    logs[g].append(f"[UPDATE] Dropped an ignored {kind} exception. No problem here!")
                     continue
+                scalars = all_scalars[g]
                 feedback = flags & FLAG_FEEDBACK
                 bucket = orig >> 28
                 if typ == TYPE_KM:
@@ -503,7 +530,7 @@ def simulate_load(
                     elif orig == NAME_NONE:
                         scalars[i_knon] += 1
                     else:
-                        kernel[bucket] += 1
+                        all_kernel[g][bucket] += 1
                 elif typ == TYPE_KUM:
                     if feedback:
                         scalars[i_kufb] += 1
@@ -513,7 +540,7 @@ def simulate_load(
                         # upstream loader bug (spec 01 §9.4): KUM "-" lands in the kernel-mode no-name list
                         scalars[i_knon] += 1
                     else:
-                        kernel_user[bucket] += 1
+                        all_kernel_user[g][bucket] += 1
                 elif otype == UM_TYPE_PROCESS_CREATION:
                     scalars[i_pcfb if feedback else i_pc] += 1
                 elif feedback:
@@ -523,14 +550,15 @@ def simulate_load(
                 elif orig == NAME_NONE:
                     scalars[i_unon] += 1
                 else:
-                    user[bucket] += 1
+                    all_user[g][bucket] += 1
             elif typ == TYPE_GLOB:
                 if remaining < GLOB_STRUCT_SIZE:
                     raise _exceed(path, offset, typ, GLOB_STRUCT_SIZE, remaining, " (Introcore's 200-byte glob rule)")
                 flags, _r, otype, sigcount = unpack_glob(data, body)
                 if flags & FLAG_IGNORE:
-                    # the ignore exit comes before the strings are read: Size is never validated here
-                    log.append("[UPDATE] Dropped an ignored UM exception. No problem here!")
+                    # the ignore exit comes before the strings are read (and before the OS test):
+                    # Size is never validated here
+                    log_all("[UPDATE] Dropped an ignored UM exception. No problem here!")
                     continue
                 consumed = 8
                 spos = body + 8
@@ -539,7 +567,7 @@ def simulate_load(
                     nul = data.find(b"\x00", spos, spos + limit)
                     length = (limit if nul < 0 else nul - spos) + 1
                     if length == 1:
-                        log.append(f"[ERROR] The {label} name length is invalid ({length})")
+                        log_all(f"[ERROR] The {label} name length is invalid ({length})")
                         raise _Abort(
                             LoadStatus.INVALID_DATA_STATE,
                             Diagnostic(
@@ -560,9 +588,9 @@ def simulate_load(
                     if length > GLOB_STRING_MAX:
                         what = {"originator": "Originator Name", "victim": "Victim Name"}.get(label)
                         if what:
-                            log.append(f"[ERROR] {what} length is longer than the supported one ({length - 1})")
+                            log_all(f"[ERROR] {what} length is longer than the supported one ({length - 1})")
                         else:
-                            log.append(f"[ERROR] The process name length is invalid ({length})")
+                            log_all(f"[ERROR] The process name length is invalid ({length})")
                         raise _Abort(
                             LoadStatus.NOT_SUPPORTED,
                             Diagnostic(
@@ -583,9 +611,7 @@ def simulate_load(
                     abort = _exceed(path, offset, typ, entry, remaining)
                     abort.status = LoadStatus.INVALID_OBJECT_TYPE
                     raise abort
-                if bool(flags & FLAG_LINUX) == windows:
-                    continue
-                scalars[i_glob] += 1
+                all_scalars[1 if flags & FLAG_LINUX else 0][i_glob] += 1
             elif typ in _SIG_LIST_OF_TYPE:
                 if typ == TYPE_CB:
                     if remaining < 11:
@@ -622,11 +648,9 @@ def simulate_load(
                     if entry > remaining:
                         raise _exceed(path, offset, typ, entry, remaining)
                 flags = u32(data, body + 4)[0]
-                if bool(flags & FLAG_LINUX) == windows:
-                    continue
-                scalars[_SIG_LIST_OF_TYPE[typ]] += 1
+                all_scalars[1 if flags & FLAG_LINUX else 0][_SIG_LIST_OF_TYPE[typ]] += 1
             else:
-                log.append(f"[WARNING] Unknown exception/signature type '{typ}'. Will ignore ...")
+                log_all(f"[WARNING] Unknown exception/signature type '{typ}'. Will ignore ...")
                 notes.append(
                     Diagnostic(
                         "LW002",
@@ -640,12 +664,12 @@ def simulate_load(
                 )
     except _Abort as abort:
         if abort.log:
-            log.append(abort.log)
+            log_all(abort.log)
         if abort.status is not LoadStatus.INVALID_DATA_SIZE:
-            log.append(_ERR_LOG_FAILED.format(abort.status.value))
+            log_all(_ERR_LOG_FAILED.format(abort.status.value))
         return report(abort.status, (abort.diagnostic,), (0, 0, 0), objects)
     signed_build = build - (1 << 32) if build & 0x80000000 else build
-    log.append(f"[UPDATE] Updated exceptions to version {major}.{minor}.{signed_build}")
+    log_all(f"[UPDATE] Updated exceptions to version {major}.{minor}.{signed_build}")
     return report(LoadStatus.SUCCESS, (), (major, minor, build), objects)
 
 
@@ -682,6 +706,103 @@ def _parse_error(path: str, offset: int, message: str, subject: str, field_name:
     )
 
 
+_HASHED_CLASSES: dict[int, type] = {
+    TYPE_KM: KernelException,
+    TYPE_UM: UserException,
+    TYPE_APC: UserApcException,
+    TYPE_KUM: KernelUserException,
+}
+
+
+class _HashedReader:
+    """Fast path for the four hashed exception records (the bulk of big files): the same layout
+    declarations as :mod:`hvmiex.binfile.layout`, with names, flags and signature references shared
+    between records instead of built again for every record."""
+
+    def __init__(self) -> None:
+        self.names: dict[int, Name] = {}
+        self.flags: dict[int, FlagSet] = {}
+        self.refs: dict[bytes, tuple[SignatureRef, ...]] = {}
+        self.km = layout.KM_EXCEPTION.struct.unpack_from
+        self.um = layout.UM_EXCEPTION.struct.unpack_from
+
+    def name(self, value: int) -> Name:
+        got = self.names.get(value)
+        if got is None:
+            got = self.names[value] = Name.verbatim(value)
+        return got
+
+    def read(self, data: bytes, start: int, size: int, typ: int) -> Record | None:
+        """The record, or None when the body is malformed (the generic path then reports it)."""
+        if size < 20:
+            return None
+        if typ == TYPE_KM:
+            a, path_hash, c, flags, _r, otype, n = self.km(data, start)
+        else:
+            a, c, path_hash, flags, _r, otype, n = self.um(data, start)
+        if 20 + 4 * n != size:
+            return None
+        raw_ids = data[start + 20 : start + size]
+        refs = self.refs.get(raw_ids)
+        if refs is None:
+            refs = self.refs[raw_ids] = tuple(SignatureRef(i) for i in layout.unpack_u32_array(raw_ids, 0, n))
+        fs = self.flags.get(flags)
+        if fs is None:
+            fs = self.flags[flags] = FlagSet(flags)
+        name = self.name
+        if typ == TYPE_KM:
+            return _build(KernelException, (name(a), name(c), fs, otype, refs, path_hash, None))
+        return _build(_HASHED_CLASSES[typ], (name(a), name(c), name(path_hash), fs, otype, refs, None))
+
+
+_KM_FIELDS = ("originator", "victim", "flags", "object_type", "signatures", "path_hash", "location")
+_UM_FIELDS = ("originator", "victim", "process", "flags", "object_type", "signatures", "location")
+
+
+def _slot_builder(cls: type, names: tuple[str, ...]) -> Callable[[tuple[object, ...]], Record]:
+    """Bulk construction of a frozen record: the field values go straight into the slots (half the time
+    of the dataclass ``__init__``, which matters for million-record files). Falls back to ``__init__`` if
+    the class's fields are not exactly ``names`` (the model changed)."""
+    if tuple(f.name for f in dataclasses.fields(cls)) != names:
+
+        def by_init(values: tuple[object, ...]) -> Record:
+            kwargs = dict(zip(names, values, strict=True))
+            return cls(**kwargs)  # type: ignore[no-any-return]
+
+        return by_init
+    s0, s1, s2, s3, s4, s5, s6 = (getattr(cls, n).__set__ for n in names)
+    new = object.__new__
+
+    def by_slots(v: tuple[object, ...]) -> Record:
+        obj: Any = new(cls)
+        s0(obj, v[0])
+        s1(obj, v[1])
+        s2(obj, v[2])
+        s3(obj, v[3])
+        s4(obj, v[4])
+        s5(obj, v[5])
+        s6(obj, v[6])
+        return obj  # type: ignore[no-any-return]
+
+    return by_slots
+
+
+_BUILDERS: dict[type, Callable[[tuple[object, ...]], Record]] = {
+    KernelException: _slot_builder(KernelException, _KM_FIELDS),
+    UserException: _slot_builder(UserException, _UM_FIELDS),
+    UserApcException: _slot_builder(UserApcException, _UM_FIELDS),
+    KernelUserException: _slot_builder(KernelUserException, _UM_FIELDS),
+}
+
+
+def _build(cls: type, values: tuple[object, ...]) -> Record:
+    return _BUILDERS[cls](values)
+
+
+def _subject(index: int, typ: int, pos: int) -> str:
+    return f"object #{index} ({OBJECT_TYPE_NAMES.get(typ, f'type {typ}')}) at offset {pos} (0x{pos:x})"
+
+
 def parse_exceptions_bin(data: bytes, path: str = "<bytes>") -> ParsedBin:
     """Read every record of ``data`` into the model (file order; all OSes; ``ignore``d records included).
 
@@ -701,6 +822,8 @@ def parse_exceptions_bin(data: bytes, path: str = "<bytes>") -> ParsedBin:
     records: list[Record] = []
     offsets: list[int] = []
     unpack = layout.unpack_record
+    fast_hashed = _HashedReader().read
+    fast = _HASHED_CLASSES
     append_record = records.append
     append_offset = offsets.append
     pos = HEADER_SIZE
@@ -713,13 +836,17 @@ def parse_exceptions_bin(data: bytes, path: str = "<bytes>") -> ParsedBin:
         size = data[pos + 1] | (data[pos + 2] << 8)
         start = pos + OBJECT_HEADER_SIZE
         end = start + size
-        subject = f"object #{len(records)} ({OBJECT_TYPE_NAMES.get(typ, f'type {typ}')}) at offset {pos} (0x{pos:x})"
         if end > n:
+            subject = _subject(len(records), typ, pos)
             raise _parse_error(path, pos, f"Size {size} runs {end - n} byte(s) past the end of the file", subject, "Size")
-        try:
-            record = unpack(typ, data[start:end])
-        except (layout.LayoutError, struct.error, ValueError, IndexError) as exc:
-            raise _parse_error(path, pos, f"malformed record: {exc}", subject) from None
+        record = None
+        if typ in fast:
+            record = fast_hashed(data, start, size, typ)
+        if record is None:
+            try:
+                record = unpack(typ, data[start:end])
+            except (layout.LayoutError, struct.error, ValueError, IndexError) as exc:
+                raise _parse_error(path, pos, f"malformed record: {exc}", _subject(len(records), typ, pos)) from None
         append_record(record)
         append_offset(pos)
         pos = end
@@ -783,8 +910,7 @@ class LoadResult:
 def load(data: bytes, path: str = "<bytes>") -> LoadResult:
     """What Introcore makes of ``data`` (both guests) and, when well formed, the model."""
     data = bytes(data)
-    windows = simulate_load(data, GuestOS.WINDOWS, path)
-    linux = simulate_load(data, GuestOS.LINUX, path)
+    windows, linux = simulate_both(data, path)
     parsed: ParsedBin | None = None
     error: BinaryFormatError | None = None
     notes: list[Diagnostic] = []

@@ -88,7 +88,7 @@ def _summary(item: _Item) -> str:
     target = victim.name or (victim.process.name if victim.process else None) or "-"
     parts.append(
         f"  victim: {victim.object_type.json_name} in {victim.zone_type.json_name} zone, "
-        f"flags {int(victim.zone_flags):#x}, name {target!r} (hash {victim.name_hash:#010x})"
+        f"flags {int(victim.zone_flags):#x}, name '{target}' (hash {victim.name_hash:#010x})"
     )
     orig = v.originator
     if hasattr(orig, "original"):
@@ -119,6 +119,8 @@ def _report_error(item: _Item) -> None:
 @click.option("-a", "--alert", "show_alert", is_flag=True, help="Print every object with its fields.")
 @click.option("-e", "--exception", "show_exception", is_flag=True,
               help="Print the exception and signature JSON Introcore's AddExceptionFromAlert would create.")
+@click.option("-o", "--output", "output_dir", type=click.Path(file_okay=False),
+              help="With --exception: write the JSON documents into this directory (ready for hvmiex build).")
 @click.option("--progress/--no-progress", default=True, show_default=True,
               help=f"Progress bar on stderr for {PROGRESS_THRESHOLD}+ alerts.")
 @FORMAT_OPTION
@@ -128,6 +130,7 @@ def decode_command(
     content: str | None,
     show_alert: bool,
     show_exception: bool,
+    output_dir: str | None,
     progress: bool,
     output_format: str,
 ) -> None:
@@ -136,7 +139,12 @@ def decode_command(
     Inputs: one blob per line, or introspection logs whose blobs are logged as
     '[SERIALIZER] Start ...', slices and '[SERIALIZER] End ...' (reassembled). Without --alert or
     --exception, a summary of each alert's violation is printed. Exit 1 when any blob is refused.
+
+    --exception uses Introcore's AddExceptionFromAlert rules (not upstream's deserializer): identical
+    exceptions from several alerts are merged, their signatures joined.
     """
+    if output_dir is not None and not show_exception:
+        raise click.UsageError("--output needs --exception")
     if content is not None and not content.strip():
         raise click.UsageError("--content is empty")
     if content is None and not files and sys.stdin.isatty():
@@ -153,13 +161,26 @@ def decode_command(
             failed = True
             _report_error(item)
     good = [i for i in items if i.error is None]
+    proposals = _proposals(good) if show_exception else None
+    if proposals is not None and output_dir is not None:
+        from hvmiex.source.writer import write_documents
+
+        for path in write_documents(output_dir, proposals["documents"]):
+            click.echo(f"wrote {path}", err=True)
     if output_format == "json":
         payload: dict[str, Any] = {"alerts": [_item_json(i, show_alert) for i in items]}
-        if show_exception:
-            payload.update(_exceptions_json(good))
+        if proposals is not None:
+            payload["exceptions"] = {
+                "documents": {d.filename: d.data for d in proposals["documents"]},
+                "merged": proposals["merged"],
+                "refused": proposals["refused"],
+            }
         click.echo(json.dumps(payload, indent=2, ensure_ascii=False))
     else:
-        _print_text(good, show_alert, show_exception, many=len(items) > 1)
+        _print_text(good, show_alert, proposals, many=len(items) > 1)
+    if proposals is not None:
+        for line in proposals["refused"]:
+            click.echo(f"hvmiex: note: {line}", err=True)
     if failed:
         sys.exit(EXIT_REFUSED)
 
@@ -182,23 +203,24 @@ def _item_json(item: _Item, show_alert: bool) -> dict[str, Any]:
     return out
 
 
-def _print_text(items: list[_Item], show_alert: bool, show_exception: bool, many: bool) -> None:
+def _print_text(items: list[_Item], show_alert: bool, proposals: dict[str, Any] | None, many: bool) -> None:
     from hvmiex.alerts.render import alert_text
 
-    if show_alert or not show_exception:
+    if show_alert or proposals is None:
         for item in items:
             if many:
                 click.echo(f"== {item.where}")
             click.echo(alert_text(item.alert) if show_alert else _summary(item))
-    if show_exception:
-        docs = _exceptions_json(items)
-        for key in ("exceptions", "signatures"):
-            click.echo(json.dumps(docs[key], indent=4, ensure_ascii=False))
-        for line in docs["refused"]:
-            click.echo(f"hvmiex: note: {line}", err=True)
+    if proposals is not None:
+        for merged in proposals["merged"]:
+            if merged["count"] > 1:
+                click.echo(f"// {merged['count']} alerts merged into one exception: {', '.join(merged['sources'])}")
+        for doc in proposals["documents"]:
+            click.echo(f"// {doc.filename}")
+            click.echo(doc.dumps())
 
 
-def _exceptions_json(items: list[_Item]) -> dict[str, Any]:
+def _proposals(items: list[_Item]) -> dict[str, Any]:
     """Propose (Introcore's AddExceptionFromAlert), merge identical exceptions, render via the writer."""
     from hvmiex.alerts.exceptions_json import proposals_documents
     from hvmiex.alerts.proposals import merge_proposals, propose_from_alert
@@ -210,10 +232,37 @@ def _exceptions_json(items: list[_Item]) -> dict[str, Any]:
         try:
             made.append((item.where, propose_from_alert(item.decoded)))
         except ProposalError as exc:
-            refused.append(f"{item.where}: no exception: {exc.message}")
+            refused.append(f"{item.where}: Introcore creates no exception: {exc.message}")
     merged = merge_proposals(made)
-    exceptions, signatures = proposals_documents(merged)
-    return {"exceptions": exceptions, "signatures": signatures, "refused": refused,
-            "merged": [{"sources": list(m.sources), "count": m.count} for m in merged]}
+    return {
+        "documents": proposals_documents(merged),
+        "refused": refused,
+        "merged": [{"sources": list(m.sources), "count": m.count} for m in merged],
+    }
 
 
+@alert_group.command(name="encode")
+@click.argument("violations", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
+@click.option("--log", "as_log", is_flag=True,
+              help="Frame each blob as Introcore logs it ([SERIALIZER] Start / 1000-character slices / End).")
+@click.option("--event", type=int, default=None, help="Event class for the header (default: from the zone type).")
+@handle_errors
+def encode_command(violations: tuple[str, ...], as_log: bool, event: int | None) -> None:
+    """Make serialized alerts (base64, one per line) from violation JSON files, as Introcore's serializer
+    would write them."""
+    import base64
+
+    from hvmiex.alerts.encode import encode_violation
+    from hvmiex.alerts.transport import serializer_lines
+    from hvmiex.violation import load_violations
+
+    ident = 0
+    for path in violations:
+        for violation in load_violations(path):
+            ident += 1
+            text = base64.b64encode(encode_violation(violation, event)).decode("ascii")
+            if as_log:
+                for line in serializer_lines(text, ident):
+                    click.echo(line)
+            else:
+                click.echo(text)

@@ -50,22 +50,32 @@ def build_command(jsons: tuple[str, ...], config: str | None, output: str, verbo
     from hvmiex.compiler import compile_set
     from hvmiex.io import atomic_write_bytes
 
-    if not jsons:
-        ctx = click.get_current_context()
+    ctx = click.get_current_context()
+
+    def usage_no_input() -> None:
         click.echo(ctx.get_usage(), err=True)
         click.echo("hvmiex build: error: You must give at least one json file or folder.", err=True)
         ctx.exit(EXIT_USAGE)
-    result = compile_set(jsons, config, build)
+
+    if not jsons:
+        usage_no_input()
+    try:
+        result = compile_set(jsons, config, build, locations=False)
+    except InputError as exc:
+        if exc.diagnostics and exc.diagnostics[0].code == "no-input":  # every argument was ignored
+            render_diagnostics(exc.diagnostics[1:])
+            usage_no_input()
+        raise
     shown = [d for d in result.diagnostics if d.severity is not Severity.INFO or verbose >= 1]
     render_diagnostics(shown)
     if strict:
         import importlib
 
         try:
-            strict_gate = importlib.import_module("hvmiex.lint").strict_gate
+            strict_gate_paths = importlib.import_module("hvmiex.lint").strict_gate_paths
         except (ImportError, AttributeError):
             raise click.UsageError("--strict needs hvmiex.lint, which is not available in this build") from None
-        problems = list(strict_gate([*result.exception_set.exceptions, *result.defined_signatures]))
+        problems = list(strict_gate_paths(list(jsons), config))
         if any(d.severity is Severity.ERROR for d in problems):
             raise InputError("lint errors (--strict)", tuple(problems))
     atomic_write_bytes(output, result.data)

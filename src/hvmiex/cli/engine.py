@@ -69,7 +69,7 @@ def describe_exception(info: Any, names: dict[int, str]) -> str:
     if info.process is not None:
         parts.append(_label(info.process, names, um))
     parts.append(str(table.get(info.object_type, info.object_type)))
-    where = f"{info.list_name}[{info.index}]"
+    where = f"{info.list_name} #{info.index}"
     if info.record_index is not None:
         where += f", record #{info.record_index}"
     if info.alert:
@@ -140,6 +140,12 @@ def decide_command(
                     raise EngineError(
                         f"{exceptions_path}: Introcore refuses this file for a {os.value} guest: {result.message}",
                         result.load.report.reasons if result.load else (),
+                    )
+                if result.status is UpdateStatus.FAILED:
+                    click.echo(
+                        f"hvmiex: warning: Introcore could not load {exceptions_path} for a {os.value} guest "
+                        f"({result.message}); it runs as if no exceptions were loaded",
+                        err=True,
                     )
                 if compiled is not None:
                     eng.attach_sources(compiled)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -74,7 +75,7 @@ def _row(lv: Any) -> dict[str, Any]:
         "reason": lv.reason,
         "beta": lv.beta,
         "exports": list(lv.exports),
-        "codeblocks": len(lv.codeblocks.blocks) if lv.codeblocks is not None else 0,
+        "codeblocks": len(lv.codeblocks.hashes) if lv.codeblocks is not None else 0,
         "problems": list(lv.problems),
     }
 
@@ -103,7 +104,7 @@ def violations_command(logs: tuple[str, ...], output_format: str, process: tuple
     stats = LogStats()
     rows: list[dict[str, Any]] = []
     skipped: list[Any] = []
-    out = click.get_text_stream("stdout")
+    out = sys.stdout
     interrupted = False
     total = sum(_size(p) for p in logs)
     done_before = 0

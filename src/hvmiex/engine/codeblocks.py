@@ -405,31 +405,6 @@ def _mov_class(ins: _ix.Instruction) -> int:
     return _N
 
 
-class _Decoder:
-    """One iced decoder over a buffer, decoding one instruction at a time at arbitrary positions."""
-
-    __slots__ = ("_dec", "_ins", "_table")
-
-    def __init__(self, data: bytes, mode64: bool, level: Level) -> None:
-        self._dec = _ix.Decoder(64 if mode64 else 32, data, _DECODER_OPTIONS[mode64])
-        self._ins = _ix.Instruction()
-        self._table = _CODE_CLASS[level]
-
-    def at(self, pos: int) -> tuple[int, int]:
-        """(length, class) of the instruction at ``pos``; length 0 when it cannot be decoded."""
-        dec = self._dec
-        dec.position = pos
-        ins = self._ins
-        dec.decode_out(ins)
-        code = ins.code
-        if code == _INVALID:
-            return 0, _N
-        cls = self._table[code]
-        if cls == _MOV_INSPECT:
-            cls = _mov_class(ins)
-        return ins.len, cls
-
-
 # --------------------------------------------------------------------------------------------------------
 # Matching path (§10.3, §10.4)
 
@@ -492,18 +467,27 @@ def scan_classes(buf: bytes, mode64: bool, level: Level) -> list[int]:
     return seq
 
 
-def _block_hashes(seq: Sequence[int], pivots: frozenset[int], cap: int, last: int) -> list[tuple[int, int]]:
+def _pivot_mask(pivots: frozenset[int]) -> bytes:
+    return bytes(1 if c in pivots else 0 for c in range(256))
+
+
+_PIVOT_MASK = {level: _pivot_mask(p) for level, p in _PIVOTS.items()}
+
+
+def _block_hashes(seq: Sequence[int], level: Level, cap: int, last: int) -> list[tuple[int, int]]:
     """(index, crc) for blocks of 8 classes starting at pivots ``i <= last``, at most ``cap``."""
     out: list[tuple[int, int]] = []
+    if last < 0:
+        return out
     data = bytes(seq)
-    for i, c in enumerate(seq):
-        if c not in pivots:
-            continue
-        if i > last:
-            break
-        out.append((i, zlib.crc32(data[i : i + BLOCK_LEN], 0xFFFFFFFF)))
+    mask = data.translate(_PIVOT_MASK[level])  # 1 at pivots: the search runs in C
+    crc = zlib.crc32
+    i = mask.find(1, 0, last + 1)
+    while i >= 0:
+        out.append((i, crc(data[i : i + BLOCK_LEN], 0xFFFFFFFF)))
         if len(out) >= cap:
             break
+        i = mask.find(1, i + 1, last + 1)
     return out
 
 
@@ -527,7 +511,7 @@ def match_hashes(buf: bytes, mode64: bool, level: Level, max_hashes: int) -> Mat
     if len(buf) - TAIL <= TAIL:
         return MatchResult(MatchStatus.NOT_FOUND, (), ())
     seq = scan_classes(buf, mode64, level)
-    blocks = _block_hashes(seq, _PIVOTS[level], max_hashes, len(seq) - BLOCK_LEN)
+    blocks = _block_hashes(seq, level, max_hashes, len(seq) - BLOCK_LEN)
     if not blocks:
         return MatchResult(MatchStatus.NOT_FOUND, (), tuple(seq))
     return MatchResult(MatchStatus.SUCCESS, tuple(sorted(h for _, h in blocks)), tuple(seq))
@@ -568,17 +552,28 @@ def decoder_classes(buf: bytes, mode64: bool, level: Level, cap: int = ALERT_CLA
     out: list[tuple[int, int]] = []
     if end <= 0:
         return out
-    decoder = _Decoder(buf[:end], mode64, level)
+    dec = _ix.Decoder(64 if mode64 else 32, buf[:end], _DECODER_OPTIONS[mode64])
+    ins = _ix.Instruction()
+    table = _CODE_CLASS[level]
+    append = out.append
     pos = 0
-    while pos < end and len(out) < cap:
-        length, cls = decoder.at(pos)
-        if not length:
+    count = 0
+    while pos < end and count < cap:
+        dec.position = pos
+        dec.decode_out(ins)
+        code = ins.code
+        if code == _INVALID:
             pos += 1
             continue
+        length = ins.len
         if pos + length >= end:
             break
+        cls = table[code]
+        if cls == _MOV_INSPECT:
+            cls = _mov_class(ins)
         if cls:
-            out.append((pos, cls))
+            append((pos, cls))
+            count += 1
         pos += length
     return out
 

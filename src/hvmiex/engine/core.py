@@ -29,11 +29,17 @@ from hvmiex.engine.store import (
 from hvmiex.engine.verdict import Action, Reason, Verdict
 from hvmiex.errors import HvmiexError
 from hvmiex.model import ExceptionSet, Record
-from hvmiex.violation import GuestOS, Violation, ZoneFlags, ZoneType
+from hvmiex.violation import GuestOS, Violation, ViolationKind, ZoneFlags, ZoneType
+
+_ZONE_WRITE = int(ZoneFlags.WRITE)
 
 
 class EngineError(HvmiexError):
     """The engine cannot do what was asked (e.g. an exceptions file that cannot be read)."""
+
+
+_BLOCKED = Verdict(Action.NOT_ALLOWED, Reason.NO_EXCEPTION, note="originator blocked before any exception lookup")
+_NOT_LOADED = Verdict(Action.ALLOWED, Reason.EXCEPTIONS_NOT_LOADED, note="exceptions are not loaded (log-only)")
 
 
 class UpdateStatus(enum.Enum):
@@ -149,6 +155,7 @@ class Engine:
             if queue:
                 self.store.sources[index] = queue.popleft()
                 found += 1
+        self.store.invalidate()
         return found
 
     def _renumber_alert_signatures(self) -> None:
@@ -186,25 +193,32 @@ class Engine:
     # ----------------------------------------------------------------------------------- deciding
 
     def decide(self, violation: Violation, *, trace: bool = True) -> Verdict:
-        """What Introcore would decide for ``violation`` (spec 03 §6)."""
-        if violation.env.os is not self.os:
-            raise EngineError(
-                f"the violation is for a {violation.env.os.value} guest, this engine was loaded for {self.os.value}"
-            )
+        """What Introcore would decide for ``violation`` (spec 03 §6).
+
+        ``trace=False`` records only the deciding candidate (faster); the verdict is the same.
+        """
         v = violation
-        if v.kind.value != "um":
-            k = v.km
-            if k.blocked:
-                return Verdict(Action.NOT_ALLOWED, Reason.NO_EXCEPTION, note="originator blocked before any exception lookup")
+        if v.env.os is not self.os:
+            raise EngineError(
+                f"the violation is for a {v.env.os.value} guest, this engine was loaded for {self.os.value}"
+            )
+        o = v.originator
+        if v.kind is not ViolationKind.UM and o.blocked:  # type: ignore[union-attr]
+            return _BLOCKED
         if not self.loaded:
-            return Verdict(Action.ALLOWED, Reason.EXCEPTIONS_NOT_LOADED, note="exceptions are not loaded (log-only)")
+            return _NOT_LOADED
         vic = v.victim
-        if vic.zone_type == ZoneType.EPT and vic.zone_flags & ZoneFlags.WRITE and vic.write is not None:
-            n = min(vic.write.access_size, 64)
-            if vic.write.old[:n].ljust(n, b"\0") == vic.write.new[:n].ljust(n, b"\0"):
+        if vic.zone_type is ZoneType.EPT and int(vic.zone_flags) & _ZONE_WRITE:
+            w = vic.write
+            if w is None:
+                return Verdict(
+                    Action.ALLOWED, Reason.SAME_VALUE, note="write of 0 bytes: same value",
+                    warnings=("the violation carries no write info: Introcore compares 0 bytes (same value)",),
+                )  # fmt: skip
+            n = min(w.access_size, 64)
+            old, new = w.old[:n], w.new[:n]
+            if old == new or old.ljust(n, b"\0") == new.ljust(n, b"\0"):
                 return Verdict(Action.ALLOWED, Reason.SAME_VALUE, note=f"the {n}-byte write does not change the value")
-        elif vic.zone_type == ZoneType.EPT and vic.zone_flags & ZoneFlags.WRITE:
-            return Verdict(Action.ALLOWED, Reason.SAME_VALUE, note="write of 0 bytes: same value")
         return Decision(self.store, self.state, v, trace).run()
 
     # ----------------------------------------------------------------------------------- alert exceptions

@@ -1,7 +1,7 @@
 """Introcore's glob matcher for user-glob exceptions (spec 03 §2.5).
 
 Always case-insensitive (C ``tolower`` on both sides) and "truncated": a pattern that runs out while the
-string still has characters matches if no ``*`` was seen (upstream quirk Q14: globs without ``*`` act as
+string still has characters matches if no ``*`` was seen (upstream quirk §13.14: globs without ``*`` act as
 prefixes). Single-level backtracking on the last ``*``; the loop gives up after 1023 steps.
 """
 

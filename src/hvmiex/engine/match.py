@@ -8,6 +8,7 @@ decision never walks a bucket.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from hvmiex.engine.glob import glob_match, narrow_units, wide_units
 from hvmiex.engine.signatures import Context, step3
@@ -76,6 +77,7 @@ from hvmiex.violation import (
     UserOriginator,
     Violation,
     ViolationKind,
+    WriteInfo,
     ZoneFlags,
     ZoneType,
 )
@@ -179,16 +181,46 @@ class EngineState:
     one_time_done: set[tuple[str, str | None, int]] = field(default_factory=set)
     win7_context_accepted: set[tuple[str, str | None, int]] = field(default_factory=set)
     cb_cache: object = None
+    window_cache: dict[object, Any] = field(default_factory=dict)
+
+
+_PROCESS_CREATION = int(ObjectType.PROCESS_CREATION)
+_KB = tuple(f"{KERNEL}[{b:X}]" for b in range(16))
+_UB = tuple(f"{USER}[{b:X}]" for b in range(16))
+_KUB = tuple(f"{KERNEL_USER}[{b:X}]" for b in range(16))
+_NO_EXCEPTION_VERDICT = Verdict(Action.NOT_ALLOWED, Reason.NO_EXCEPTION)
+
+
+def _named(e: LoadedException) -> bool:
+    return e.originator != NONAME
+
+
+def _named_not_return_drv(e: LoadedException) -> bool:
+    return e.originator != NONAME and not e.flags & EF_RETURN_DRV
+
+
+def _named_return_drv(e: LoadedException) -> bool:
+    return e.originator != NONAME and bool(e.flags & EF_RETURN_DRV)
+
+
+def _everything(e: LoadedException) -> bool:
+    return True
 
 
 class Decision:
     """One run of Introcore's matcher for one violation."""
 
+    __slots__ = (
+        "_ctx", "_write", "action", "candidates", "deciding", "env", "is_linux", "matched", "obj", "reason",
+        "state", "store", "trace", "v", "vic", "zf", "zone",
+    )  # fmt: skip
+
     def __init__(self, store: ExceptionStore, state: EngineState, v: Violation, trace: bool = True) -> None:
+        vic = v.victim
         self.store = store
         self.state = state
         self.v = v
-        self.vic = v.victim
+        self.vic = vic
         self.env = v.env
         self.is_linux = v.env.os is GuestOS.LINUX
         self.trace = trace
@@ -197,12 +229,23 @@ class Decision:
         self.candidates: list[CandidateTrace] = []
         self.deciding: CandidateTrace | None = None
         self.matched: ExceptionInfo | None = None
-        self.ctx = Context(v, store, state.cb_cache)
-        zf = int(v.victim.zone_flags)
-        self.zf = zf
-        self.zone = int(v.victim.zone_type)
-        self.obj = int(v.victim.object_type)
-        self.write = v.victim.effective_write()
+        self._ctx: Context | None = None
+        self.zf = int(vic.zone_flags)
+        self.zone = int(vic.zone_type)
+        self.obj = int(vic.object_type)
+        self._write: WriteInfo | None = None
+
+    @property
+    def ctx(self) -> Context:
+        if self._ctx is None:
+            self._ctx = Context(self.v, self.store, self.state.cb_cache, window_cache=self.state.window_cache)
+        return self._ctx
+
+    @property
+    def write(self) -> WriteInfo:
+        if self._write is None:
+            self._write = self.vic.effective_write()
+        return self._write
 
     # ------------------------------------------------------------------ driver
 
@@ -214,16 +257,33 @@ class Decision:
             self._scan_um()
         else:
             self._scan_kum()
-        return Verdict(
-            self.action,
-            self.reason,
-            self.matched,
-            tuple(self.candidates),
-            self.deciding,
-            warnings=tuple(self.ctx.warnings),
-        )
+        warnings = tuple(self._ctx.warnings) if self._ctx is not None else ()
+        if not self.candidates and not warnings:
+            # nothing decision-specific to carry: reuse verdict objects (they are immutable)
+            d = self.deciding
+            if d is None:
+                if self.reason is Reason.NO_EXCEPTION:
+                    return _NO_EXCEPTION_VERDICT
+            elif d.result is CandidateResult.ALLOW and not d.signatures:
+                cache = self.store.trace_cache
+                hit = cache.get(id(d))
+                if hit is None or hit[0] is not d:
+                    hit = (d, Verdict(self.action, self.reason, self.matched, (), d))
+                    cache[id(d)] = hit
+                verdict: Verdict = hit[1]
+                return verdict
+        return Verdict(self.action, self.reason, self.matched, tuple(self.candidates), self.deciding, "", warnings)
 
     def _info(self, e: LoadedException, list_name: str, index: int, as_kind: Kind) -> ExceptionInfo:
+        key = (id(e), list_name, index, as_kind)
+        cache = self.store.info_cache
+        info = cache.get(key)
+        if info is None or info[0] is not e:
+            info = (e, self._make_info(e, list_name, index, as_kind))
+            cache[key] = info
+        return info[1]
+
+    def _make_info(self, e: LoadedException, list_name: str, index: int, as_kind: Kind) -> ExceptionInfo:
         rec = e.record
         loc = getattr(rec, "location", None) if rec is not None else None
         source = self.store.sources.get(e.record_index) if e.record_index is not None else None
@@ -278,7 +338,12 @@ class Decision:
             return False
         ok_reason = Reason.ALLOWED_FEEDBACK if e.flags & EF_FEEDBACK else Reason.ALLOWED
         self.action, self.reason = Action.ALLOWED, ok_reason
-        if kind in (Kind.UM, Kind.UMG):
+        um_kind = kind is Kind.UM or kind is Kind.UMG
+        if not e.signatures and not (um_kind and (e.object_type == 2 or self.zone == ZoneType.PROCESS)):
+            # fast path: nothing left to check (no extra check, no signature, no injection-into-DLL rule)
+            self._allow(e, kind, list_name, index, phase, ok_reason)
+            return True
+        if um_kind:
             extra, why = self._extra_um(e)
             if extra != "ok":
                 self.action = Action.NOT_ALLOWED
@@ -286,7 +351,7 @@ class Decision:
                 result = CandidateResult.NOT_MATCHED if extra == "failed" else CandidateResult.ERROR
                 self._record(e, kind, list_name, index, phase, result, Step.EXTRA, why, decides=True)
                 return False
-        s3 = step3(self.ctx, self._as(e, kind))
+        s3 = step3(self.ctx, e)
         if s3.status != "match":
             self.action, self.reason = Action.NOT_ALLOWED, s3.reason
             result = CandidateResult.ERROR if s3.status == "error" else CandidateResult.NOT_MATCHED
@@ -297,9 +362,22 @@ class Decision:
         self._record(e, kind, list_name, index, phase, CandidateResult.ALLOW, Step.MATCHED, why, tuple(s3.checks), True)
         return True
 
-    @staticmethod
-    def _as(e: LoadedException, kind: Kind) -> LoadedException:
-        return e  # the kind used by verifiers is the entry's own (UMG entries are UMG)
+    def _allow(self, e: LoadedException, kind: Kind, list_name: str, index: int, phase: str, ok: Reason) -> None:
+        key = (id(e), list_name, index, kind, phase, ok)
+        cache = self.store.trace_cache
+        hit = cache.get(key)
+        if hit is None or hit[0] is not e:
+            t = CandidateTrace(
+                self._info(e, list_name, index, kind), CandidateResult.ALLOW, Step.MATCHED, Action.ALLOWED, ok,
+                "matched on names and flags", (), phase,
+            )  # fmt: skip
+            hit = (e, t)
+            cache[key] = hit
+        t = hit[1]
+        if self.trace:
+            self.candidates.append(t)
+        self.deciding = t
+        self.matched = t.exception
 
     # ------------------------------------------------------------------ step 1 (spec 03 §7)
 
@@ -503,7 +581,7 @@ class Decision:
                 key = who.key
                 if who.one_time_done or key in self.state.one_time_done:
                     return "one-time: already used for this process"
-                # upstream quirk Q6: the flag is consumed in step 1 even if steps 2-3 fail later
+                # upstream quirk §13.6: the flag is consumed in step 1 even if steps 2-3 fail later
                 self.state.one_time_done.add(key)
         return None
 
@@ -547,7 +625,10 @@ class Decision:
     # ------------------------------------------------------------------ candidate order (spec 03 §6.3)
 
     def _alert_scan(self, list_name: str, o: int, kind: Kind) -> bool:
-        for i, e in enumerate(self.store.lists[list_name]):
+        lst = self.store.lists[list_name]
+        if not lst:
+            return False
+        for i, e in enumerate(lst):
             if e.originator == 0 or (o == NONAME and e.originator == 4):
                 pass
             elif e.originator > o:
@@ -560,16 +641,20 @@ class Decision:
 
     def _all(self, list_name: str, kind: Kind, phase: str, mru: bool = False) -> bool:
         lst = self.store.lists[list_name]
+        if not lst:
+            return False
         for i, e in enumerate(lst):
             if self.evaluate(e, kind, list_name, i, phase):
                 if mru and i:
-                    # upstream quirk Q7: generic/no-name UM lists are reordered on every full match
+                    # upstream quirk §13.7: generic/no-name UM lists are reordered on every full match
                     del lst[i]
                     lst.insert(0, e)
                 return True
         return False
 
     def _feedback(self, list_name: str, o: int, r: int, kind: Kind) -> bool:
+        if not self.store.lists[list_name]:
+            return False
         idx = self.store.positions(list_name)
         picked: dict[int, LoadedException] = {}
         for pos, e in idx.get(0, ()):
@@ -603,25 +688,23 @@ class Decision:
         if o != NONAME:
             b = bucket(o)
             if same_rip:
-                reach = store.reach(KERNEL, b, "km4-same", lambda e: e.originator != NONAME)
+                reach = store.reach(KERNEL, b, "km4-same", _named)
             else:
-                reach = store.reach(
-                    KERNEL, b, "km4", lambda e: e.originator != NONAME and not e.flags & EF_RETURN_DRV
-                )
+                reach = store.reach(KERNEL, b, "km4", _named_not_return_drv)
             for pos, e in reach.get(o, ()):
                 if e.flags & EF_RETURN and not same_rip:
                     continue
-                if self.evaluate(e, Kind.KM, f"{KERNEL}[{b:X}]", pos, "bucket"):
+                if self.evaluate(e, Kind.KM, _KB[b], pos, "bucket"):
                     return
             skip_return_pass = bool(same_rip)
         if not skip_return_pass and r != NONAME:
             b = bucket(r)
-            # upstream quirk Q10: the return pass needs both return and return-drv
-            reach = store.reach(KERNEL, b, "km5", lambda e: e.originator != NONAME and bool(e.flags & EF_RETURN_DRV))
+            # upstream quirk §13.10: the return pass needs both return and return-drv
+            reach = store.reach(KERNEL, b, "km5", _named_return_drv)
             for pos, e in reach.get(r, ()):
                 if not e.flags & EF_RETURN:
                     continue
-                if self.evaluate(e, Kind.KM, f"{KERNEL}[{b:X}]", pos, "return"):
+                if self.evaluate(e, Kind.KM, _KB[b], pos, "return"):
                     return
         self._feedback(KERNEL_FEEDBACK, o, r, Kind.KM)
 
@@ -633,7 +716,7 @@ class Decision:
         r = u.return_.name_hash
         if self._alert_scan(USER_ALERT, o, Kind.UM):
             return
-        if self.obj == _OT.PROCESS_CREATION:
+        if self.obj == _PROCESS_CREATION:
             for list_name in (PROCESS_CREATION_ALERT, PROCESS_CREATION):
                 for i, e in enumerate(store.lists[list_name]):
                     if e.originator != 0:
@@ -648,24 +731,25 @@ class Decision:
                 return
         elif self._all(GENERIC_USER, Kind.UM, "generic", mru=True):
             return
-        if u.name is not None and self._glob_scan(u):
+        if u.name is not None and store.lists[GLOB_USER] and self._glob_scan(u):
             return
         if o != NONAME:
             b = bucket(o)
-            reach = store.reach(USER, b, "all", lambda e: True)
+            reach = store.reach(USER, b, "all", _everything)
             for pos, e in reach.get(o, ()):
                 if e.flags & EF_RETURN:
                     continue
-                if self.evaluate(e, Kind.UM, f"{USER}[{b:X}]", pos, "bucket"):
+                if self.evaluate(e, Kind.UM, _UB[b], pos, "bucket"):
                     return
         same = u.library is not None and u.return_.library is not None and u.rip == u.return_.rip
-        if not same:
+        # r == 0 (no return computed) can reach nothing: originator-0 exceptions never live in buckets
+        if not same and r != 0:
             b = bucket(r)
-            reach = store.reach(USER, b, "all", lambda e: True)
+            reach = store.reach(USER, b, "all", _everything)
             for pos, e in reach.get(r, ()):
                 if not e.flags & EF_RETURN:
                     continue
-                if self.evaluate(e, Kind.UM, f"{USER}[{b:X}]", pos, "return"):
+                if self.evaluate(e, Kind.UM, _UB[b], pos, "return"):
                     return
         if self._feedback(USER_FEEDBACK, o, r, Kind.UM):
             return
@@ -679,7 +763,7 @@ class Decision:
             g_raw = e.glob_originator[0] if e.glob_originator else 0
             exempt = g_raw in _GLOB_EXEMPT
             g = _signed(g_raw)
-            # upstream quirk Q14: case-sensitive first-character filter relying on the list order
+            # upstream quirk §13.14: case-sensitive first-character filter relying on the list order
             if c < g and not exempt:
                 break
             if c != g and not exempt:
@@ -737,7 +821,7 @@ class Decision:
             for pos, e in reach.get(h, ()):
                 if e.flags & EF_RETURN and not same_rip:
                     continue
-                if self.evaluate(e, Kind.KUM, f"{KERNEL_USER}[{b:X}]", pos, "bucket"):
+                if self.evaluate(e, Kind.KUM, _KUB[b], pos, "bucket"):
                     return
             skip_return_pass = same_rip
         if not skip_return_pass and not u and r != NONAME:
@@ -749,7 +833,7 @@ class Decision:
             for pos, e in reach.get(r, ()):
                 if not e.flags & EF_RETURN:
                     continue
-                if self.evaluate(e, Kind.KUM, f"{KERNEL_USER}[{b:X}]", pos, "return"):
+                if self.evaluate(e, Kind.KUM, _KUB[b], pos, "return"):
                     return
         for i, e in enumerate(store.lists[KERNEL_USER_FEEDBACK]):
             if mismatch(e):

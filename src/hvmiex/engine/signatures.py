@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import zlib
 from dataclasses import dataclass, field
+from typing import Any
 
 from hvmiex.engine.store import (
     EF_RETURN_DRV,
@@ -72,7 +73,8 @@ TYPE_NAMES = {
     ST_CODEBLOCKS: "codeblocks",
 }
 
-SCRATCH_CAPACITY = 8192  # Introcore's injection scratch buffer (upstream quirk Q5)
+WINDOW_CACHE_SIZE = 4096
+SCRATCH_CAPACITY = 8192  # Introcore's injection scratch buffer (upstream quirk §13.5)
 
 
 class SignatureError(Exception):
@@ -88,9 +90,10 @@ class Context:
     store: ExceptionStore
     cb_cache: object = None  # hvmiex.engine.codeblocks.CodeblockCache, when available
     extracted: dict[tuple[int, int, bool], tuple[str, tuple[int, ...]]] = field(default_factory=dict)
-    injected: bytes | None = None  # upstream quirk Q5: bytes cached after the first value verification
+    injected: bytes | None = None  # upstream quirk §13.5: bytes cached after the first value verification
     injected_bound: int = 0
     warnings: list[str] = field(default_factory=list)
+    window_cache: dict[object, Any] | None = None  # engine-wide: (memory id, rip, level, exec, mode) -> result
 
     @property
     def is_linux(self) -> bool:
@@ -148,6 +151,8 @@ def _group_candidates(
     ID among ``ids``; the cursor itself is applied by the caller.
     """
     pos_index = ctx.store.signature_positions(sig_type)
+    if len(ids) == 1:  # the common case: no merge needed
+        return [(s, None) for _, s in pos_index.get(ids[0], ())]
     hits: list[tuple[int, LoadedSignature]] = []
     seen: set[int] = set()
     for sid in ids:
@@ -205,7 +210,8 @@ def run_group(ctx: Context, e: LoadedException, sig_type: int, ids: tuple[int, .
         cursor = found + 1
     if not checks:
         return GroupOutcome("fail", checks, f"{tname}: no usable signature among {', '.join(hex(i) for i in ids)}")
-    return GroupOutcome("fail", checks, f"{tname}: " + "; ".join(c.why for c in checks if c.sig_id is not None))
+    parts = [f"{c.name or hex(c.sig_id or 0)} {c.why}" for c in checks if c.sig_id is not None]
+    return GroupOutcome("fail", checks, f"{tname} signature " + "; ".join(parts))
 
 
 # ------------------------------------------------------------------------------------------------ preconditions
@@ -256,28 +262,45 @@ def _extract(ctx: Context, rip: int, medium: bool, execute: bool) -> tuple[str, 
     got = ctx.extracted.get(key)
     if got is not None:
         return got
+    memory = ctx.v.env.memory
+    mode64 = ctx.v.env.decode_64
+    # engine-wide cache per code window (Introcore caches per RIP, upstream quirk §13.17: transparent)
+    shared = ctx.window_cache
+    wkey = (id(memory), rip, medium, execute, mode64)
+    hit = shared.get(wkey) if shared is not None else None
+    result: tuple[str, tuple[int, ...]]
+    if hit is not None and hit[0] is memory:
+        result = hit[1]
+    else:
+        result = _extract_uncached(ctx, rip, medium, execute, mode64)
+        if shared is not None and not ctx.v.codeblocks:
+            if len(shared) >= WINDOW_CACHE_SIZE:
+                shared.clear()
+            shared[wkey] = (memory, result)
+    ctx.extracted[key] = result
+    return result
+
+
+def _extract_uncached(
+    ctx: Context, rip: int, medium: bool, execute: bool, mode64: bool
+) -> tuple[str, tuple[int, ...]]:
     from hvmiex.engine import codeblocks as cb
 
     level = cb.Level.MEDIUM if medium else cb.Level.NORMAL
     window, data = cb.match_window_bytes(ctx.v.env.memory.read, rip, execute)
-    result: tuple[str, tuple[int, ...]]
     if data is None:
         pre = ctx.v.precomputed_codeblocks(rip)
-        result = ("error", ()) if pre is None else ("ok" if pre else "none", pre)
+        return ("error", ()) if pre is None else ("ok" if pre else "none", pre)
+    cache = ctx.cb_cache
+    if isinstance(cache, cb.CodeblockCache):
+        m = cache.get(data, mode64, level, window.max_hashes)
     else:
-        cache = ctx.cb_cache
-        if isinstance(cache, cb.CodeblockCache):
-            m = cache.get(data, ctx.v.env.decode_64, level, window.max_hashes)
-        else:
-            m = cb.match_hashes(data, ctx.v.env.decode_64, level, window.max_hashes)
-        if m.status is cb.MatchStatus.INVALID_PARAMETER:
-            result = ("error", ())
-        elif m.status is cb.MatchStatus.NOT_FOUND:
-            result = ("none", ())
-        else:
-            result = ("ok", m.hashes)
-    ctx.extracted[key] = result
-    return result
+        m = cb.match_hashes(data, mode64, level, window.max_hashes)
+    if m.status is cb.MatchStatus.INVALID_PARAMETER:
+        return ("error", ())
+    if m.status is cb.MatchStatus.NOT_FOUND:
+        return ("none", ())
+    return ("ok", m.hashes)
 
 
 def _codeblocks_pre(ctx: Context, e: LoadedException) -> tuple[str, str] | None:
@@ -338,14 +361,14 @@ def _export_addr(ctx: Context) -> tuple[int, int]:
 
 def _export_pre(ctx: Context, e: LoadedException) -> tuple[str, str] | None:
     if e.kind in (Kind.KM, Kind.UMG):
-        # upstream quirk Q4: only UM and KUM are implemented; others always match
-        return ("match", f"export signatures always pass on {e.kind.tag} exceptions (upstream quirk Q4)")
+        # upstream quirk §13.4: only UM and KUM are implemented; others always match
+        return ("match", f"export signatures always pass on {e.kind.tag} exceptions (upstream quirk §13.4)")
     _export_addr(ctx)
     mod = ctx.v.victim.module
     if mod is None:
         return ("fail", "the victim has no module")
     if not mod.export_directory:
-        return ("match", f"module {mod.name or hex(mod.name_hash)} has no export directory (upstream quirk Q4)")
+        return ("match", f"module {mod.name or hex(mod.name_hash)} has no export directory (upstream quirk §13.4)")
     return None
 
 
@@ -355,25 +378,26 @@ def _verify_export(ctx: Context, sig: ExportSignature, group_index: int) -> tupl
     lib = sig.library.value
     if lib != 0 and lib != mod.name_hash:
         return None  # skipped without moving the cursor
-    addr, size = _export_addr(ctx)
-    export = mod.export_at(addr)
+    _, size = _export_addr(ctx)
+    found = ctx.v.victim.export_at_address()
+    export = found[0] if found is not None else None
+    offset = found[1] if found is not None else 0
     for j, entry in enumerate(sig.entries):
         fn = entry.name.value
         if fn == 0:
             return True, f"entry {j} is '*'"
-        # upstream quirk Q3: the "no export and name '-'" test reads entry i (the ID's group index), not j
+        # upstream quirk §13.3: the "no export and name '-'" test reads entry i (the ID's group index), not j
         if export is None and group_index < len(sig.entries) and sig.entries[group_index].name.value == 4:
-            return True, "no export at the address and the entry is '-' (upstream quirk Q3 index)"
+            return True, "no export at the address and the entry is '-' (upstream quirk §13.3 index)"
         if export is None:
             continue
         if fn not in export.name_hashes:
             continue
-        offset = (addr - mod.base) - export.rva
         if entry.delta == 0 or offset + size - 1 <= entry.delta:
             return True, f"{'/'.join(export.names) or hex(fn)}+{offset} size {size} within delta {entry.delta}"
     if export is None:
         return False, "no export within 32 bytes before the address"
-    return False, f"export {'/'.join(export.names)}: no entry matches name and delta (offset {(addr - mod.base) - export.rva}, size {size})"
+    return False, f"export {'/'.join(export.names)}: no entry matches name and delta (offset {offset}, size {size})"
 
 
 # ------------------------------------------------------------------------------------------------ value
@@ -449,7 +473,7 @@ def _verify_value(ctx: Context, sig: ValueSignature) -> tuple[bool, str]:
 
 
 def _after_value_group(ctx: Context) -> None:
-    # upstream quirk Q5: later value verifications of this violation see the scratch buffer's capacity
+    # upstream quirk §13.5: later value verifications of this violation see the scratch buffer's capacity
     if ctx.injected is not None:
         ctx.injected_bound = max(SCRATCH_CAPACITY, ctx.injected_bound)
 
@@ -465,7 +489,7 @@ def _value_code_rip(ctx: Context, e: LoadedException) -> int:
     o = ctx.v.originator
     if isinstance(o, KernelOriginator):
         if e.kind is Kind.KUM:
-            # upstream quirk Q2: KUM reads the "return-drv" bit from the victim-process hash field
+            # upstream quirk §13.2: KUM reads the "return-drv" bit from the victim-process hash field
             return o.return_.rip if e.process & 0x200 else o.original.rip
         return o.return_.rip if e.flags & EF_RETURN_DRV else o.original.rip
     return o.rip
@@ -597,7 +621,14 @@ def step3(ctx: Context, e: LoadedException) -> Step3:
     if not e.signatures:
         return Step3("match", Reason.ALLOWED, checks, "no signatures")
     whys = []
-    for sig_type, ids in split_groups(e.signatures):
+    memo = ctx.store.group_cache
+    groups = memo.get(e.signatures)
+    if groups is None:
+        groups = split_groups(e.signatures)
+        if len(memo) > 65536:
+            memo.clear()
+        memo[e.signatures] = groups
+    for sig_type, ids in groups:
         if sig_type not in SIGNATURE_TYPES:
             why = f"signature ID 0x{ids[0]:08x} has unknown type {sig_type}"
             checks.append(SignatureCheck(sig_type, ids[0], False, why))

@@ -12,6 +12,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 from hvmiex.model import (
     CodeBlocksSignature,
@@ -136,7 +137,7 @@ class LoadedException:
     record_index: int | None = None
     alert: bool = False
     context: object = None
-    quirk_kum_as_km: bool = False  # upstream quirk Q1: a KUM "-" entry read with the KM layout
+    quirk_kum_as_km: bool = False  # upstream quirk §13.1: a KUM "-" entry read with the KM layout
     proposal: object = None  # alert exceptions: the hvmiex.engine.propose.Proposal they came from
 
     @property
@@ -225,6 +226,9 @@ class ExceptionStore:
     _pos: dict[str, PosIndex] = field(default_factory=dict)
     _sig_pos: dict[int, dict[int, list[tuple[int, LoadedSignature]]]] = field(default_factory=dict)
     sources: dict[int, str] = field(default_factory=dict)  # record index in the loaded file -> "file:line"
+    info_cache: dict[object, Any] = field(default_factory=dict)  # decision-result objects reused across calls
+    trace_cache: dict[object, Any] = field(default_factory=dict)
+    group_cache: dict[tuple[int, ...], list[tuple[int, tuple[int, ...]]]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         for name in SCALAR_LIST_NAMES + ALERT_LIST_NAMES:
@@ -240,6 +244,8 @@ class ExceptionStore:
         self._reach.clear()
         self._pos.clear()
         self._sig_pos.clear()
+        self.info_cache.clear()
+        self.trace_cache.clear()
 
     def clear_loaded(self) -> None:
         """Drop every non-alert exception and signature (start of a successful load)."""
@@ -257,7 +263,7 @@ class ExceptionStore:
     def reach(self, list_name: str, b: int, variant: object, include: Callable[[LoadedException], bool]) -> ReachIndex:
         key = (list_name, b, variant)
         idx = self._reach.get(key)
-        if idx is None:
+        if idx is None:  # built once per (bucket, scan variant) and kept until the lists change
             idx = build_reach_index(self.buckets[list_name][b], include)
             self._reach[key] = idx
         return idx
@@ -301,7 +307,7 @@ class ExceptionStore:
             elif e.originator == 0:
                 name = GENERIC_KERNEL_USER
             elif e.originator == 4:
-                # upstream quirk Q1: KUM "-" entries land in the KM no-name list, read with the KM layout
+                # upstream quirk §13.1: KUM "-" entries land in the KM no-name list, read with the KM layout
                 name = NONAME_KERNEL
                 e = LoadedException(
                     kind=Kind.KM, originator=e.originator, victim=e.victim, process=0, flags=e.process,
@@ -418,14 +424,14 @@ def with_flags(e: LoadedException, flags: int) -> LoadedException:
 
 
 def load_fixups(e: LoadedException) -> LoadedException:
-    """Default access bits (spec 03 §5.2 step 3; upstream quirk Q15: none for KUM and glob)."""
+    """Default access bits (spec 03 §5.2 step 3; upstream quirk §13.15: none for KUM and glob)."""
     if e.flags & EF_ACCESS:
         return e
     if e.kind is Kind.KM:
         return with_flags(e, e.flags | EF_WRITE)
     if e.kind is Kind.UM:
         return with_flags(e, e.flags | (EF_EXEC if e.object_type == UM_OBJ_NX_ZONE else EF_WRITE))
-    return e  # upstream quirk Q15: KUM and UMG get no default access bit
+    return e  # upstream quirk §13.15: KUM and UMG get no default access bit
 
 
 def populate(store: ExceptionStore, records: Iterable[Record], is_linux: bool) -> None:

@@ -1,12 +1,13 @@
 """The lint framework: checks with stable codes, the context they read, suppression, running them.
 
 A check is a small class with a stable ``code`` (``HX101``), a default severity, a title and a
-``check(context)`` generator of :class:`~hvmiex.errors.Diagnostic`. Checks never raise for findings
+``check(model, context)`` generator of :class:`~hvmiex.errors.Diagnostic`. Checks never raise for findings
 and never print; :func:`run_checks` applies selection and suppression.
 """
 
 from __future__ import annotations
 
+import bisect
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -31,18 +32,20 @@ class Entry:
     index: int | None = None  # index in its file's array
     file_type: str | None = None  # the file's "Type"
     group: str | None = None  # set when this record came from expanding a group (name of the group)
+    duplicate_keys: tuple[str, ...] = ()  # keys written more than once in the JSON object (the last one wins)
 
     @property
     def path(self) -> str | None:
         return self.location.path if self.location is not None else None
 
     def describe(self) -> str:
-        what = "signature" if self.is_signature else "exception"
         if self.is_signature:
             name = getattr(self.record, "name", None)
-            if name is not None:
-                return f"signature '{name}'"
-        text = f"{what} #{self.index}" if self.index is not None else what
+            return f"signature '{name}'" if name is not None else "signature"
+        kind = getattr(getattr(self.record, "KIND", None), "value", None) or self.file_type
+        text = f"{kind} exception" if kind else "exception"
+        if self.index is not None:
+            text += f" #{self.index}"
         if self.group is not None:
             text += f" (expanded from group '{self.group}')"
         return text
@@ -53,16 +56,13 @@ class Entry:
 
 
 @dataclass(frozen=True, slots=True)
-class LintContext:
-    """Everything the checks read. Built once per lint run by :mod:`hvmiex.lint.inputs`."""
+class LintModel:
+    """What is linted: the model records, each with where and how it was written."""
 
     exceptions: tuple[Entry, ...] = ()  # after group expansion, in reading order
     signatures: tuple[Entry, ...] = ()  # every defined signature, in definition order (before dropping)
-    sources: tuple[Entry, ...] = ()  # exceptions as written (before group expansion), when known
-    files: tuple[str, ...] = ()  # input files in compile order (a file may appear twice)
-    groups: Mapping[str, Sequence[str]] = field(default_factory=dict)  # config Groups
-    compiled: ExceptionSet | None = None  # what `hvmiex build` would write, when it could be built
-    sig_codes: Mapping[str, int] = field(default_factory=dict)  # config SignatureType
+    sources: tuple[Entry, ...] = ()  # exceptions as written (one per JSON object, before expansion), when known
+    compiled: ExceptionSet | None = None  # the arranged file `hvmiex build` writes (sorted, Q1, Q2)
 
     def signature_by_name(self) -> dict[str, Entry]:
         out: dict[str, Entry] = {}
@@ -76,6 +76,16 @@ class LintContext:
         return {entry.record.id: entry for entry in self.signatures}
 
 
+@dataclass(frozen=True, slots=True)
+class LintContext:
+    """How the model was read: inputs and configuration."""
+
+    files: tuple[str, ...] = ()  # input files in compile order
+    groups: Mapping[str, Sequence[str]] = field(default_factory=dict)  # config Groups
+    sig_codes: Mapping[str, int] = field(default_factory=dict)  # config SignatureType
+    written_exceptions: int = 0  # exception objects in the JSON, built or refused
+
+
 class Check:
     """Base class of every check. Subclasses set the class attributes and implement :meth:`check`."""
 
@@ -85,7 +95,7 @@ class Check:
     severity: ClassVar[Severity] = Severity.WARNING
     help: ClassVar[str] = ""  # what to do about it
 
-    def check(self, context: LintContext) -> Iterable[Diagnostic]:
+    def check(self, model: LintModel, context: LintContext) -> Iterable[Diagnostic]:
         raise NotImplementedError
 
     # helpers for subclasses
@@ -163,35 +173,56 @@ def field_disables(raw: Mapping[str, Any] | None) -> frozenset[str]:
 
 @dataclass
 class Suppressions:
-    """Per-file comment suppressions plus per-entry field suppressions."""
+    """Per-file comment suppressions plus per-entry field suppressions.
+
+    A finding is suppressed by a comment on its own line or the line before, or — when it lies inside an
+    exception or signature object (e.g. at one of its fields) — by a comment on the line where that object
+    starts or the line before, or by the object's ``"hvmiex-disable"`` field."""
 
     by_file: dict[str, dict[int, frozenset[str]]] = field(default_factory=dict)
-    by_location: dict[SourceLocation, frozenset[str]] = field(default_factory=dict)
+    # path -> sorted start lines of objects, and (path, start line) -> codes of their "hvmiex-disable" field
+    starts: dict[str, list[int]] = field(default_factory=dict)
+    by_start: dict[tuple[str, int], frozenset[str]] = field(default_factory=dict)
 
     def add_file(self, path: str, text: str) -> None:
         self.by_file[path] = comment_disables(text)
 
     def add_entries(self, entries: Iterable[Entry]) -> None:
         for entry in entries:
+            loc = entry.location
+            if loc is None or loc.line is None:
+                continue
+            key = (loc.path, loc.line)
+            if key not in self.by_start:
+                lines = self.starts.setdefault(loc.path, [])
+                bisect.insort(lines, loc.line)
+                self.by_start[key] = frozenset()
             codes = field_disables(entry.raw)
-            if codes and entry.location is not None:
-                self.by_location[entry.location] = self.by_location.get(entry.location, frozenset()) | codes
+            if codes:
+                self.by_start[key] = self.by_start[key] | codes
+
+    def _comment(self, path: str, line: int, code: str) -> bool:
+        lines = self.by_file.get(path)
+        if not lines:
+            return False
+        return any(code in c or "ALL" in c for c in (lines.get(line, ()), lines.get(line - 1, ())))
 
     def suppressed(self, diagnostic: Diagnostic) -> bool:
         loc = diagnostic.location
-        if loc is None:
+        if loc is None or loc.line is None:
             return False
         code = diagnostic.code.upper()
-        if code in self.by_location.get(loc, frozenset()) or "ALL" in self.by_location.get(loc, frozenset()):
+        if self._comment(loc.path, loc.line, code):
             return True
-        lines = self.by_file.get(loc.path)
-        if not lines or loc.line is None:
+        starts = self.starts.get(loc.path)
+        if not starts:
             return False
-        for line in (loc.line, loc.line - 1):
-            codes = lines.get(line)
-            if codes and (code in codes or "ALL" in codes):
-                return True
-        return False
+        i = bisect.bisect_right(starts, loc.line) - 1
+        if i < 0:
+            return False
+        start = starts[i]  # the object that encloses the finding
+        codes = self.by_start.get((loc.path, start), frozenset())
+        return code in codes or "ALL" in codes or self._comment(loc.path, start, code)
 
 
 # ---------------------------------------------------------------------------------------- running
@@ -227,6 +258,7 @@ def sort_key(d: Diagnostic) -> tuple[str, int, int, str, int, str]:
 
 
 def run_checks(
+    model: LintModel,
     context: LintContext,
     checks: Sequence[Check],
     selection: Selection = Selection(),
@@ -237,7 +269,7 @@ def run_checks(
     found: list[Diagnostic] = [d for d in extra if selection.wants(d.code)]
     for check in checks:
         if selection.wants(check.code):
-            found.extend(check.check(context))
+            found.extend(check.check(model, context))
     kept: list[Diagnostic] = []
     dropped = 0
     seen: set[Diagnostic] = set()

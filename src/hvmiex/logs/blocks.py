@@ -12,14 +12,14 @@ import gzip
 import io
 import sys
 from collections import Counter, OrderedDict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO, cast
 
 from hvmiex.logs.lines import (
-    CodeBlock,
     CodeBlockDump,
+    CodeBlockLine,
     Envelope,
     Kind,
     LineError,
@@ -30,7 +30,6 @@ from hvmiex.logs.lines import (
     classify,
     parse_codeblocks,
     parse_dumper_header,
-    parse_dumper_row,
     parse_kum_process,
     parse_originator,
     parse_serializer,
@@ -124,15 +123,40 @@ def open_log(path: str | Path) -> LogSource:
 
 @dataclass(slots=True)
 class Dump:
-    """A ``[DUMPER]`` dump: its header and the bytes collected from its rows (cut to the header size)."""
+    """A ``[DUMPER]`` dump: its header and the bytes collected from its rows (cut to the header size).
+
+    Rows are kept as hex text while reading (cheap) and converted once, by :meth:`flush`.
+    """
 
     gva: int
     size: int
     line: int
     data: bytearray = field(default_factory=bytearray)
+    rows: list[str] = field(default_factory=list)
+
+    @property
+    def max_rows(self) -> int:
+        return (min(self.size, MAX_DUMP_BYTES) + 15) // 16
+
+    def flush(self) -> None:
+        if not self.rows:
+            return
+        rows = self.rows[:]
+        self.rows.clear()  # in place: the reader's fast path may hold this list
+        try:
+            self.data += bytes.fromhex("".join(rows))
+        except ValueError:  # a damaged row: keep the good ones, in order, up to the first bad one
+            for row in rows:
+                try:
+                    self.data += bytes.fromhex(row)
+                except ValueError:
+                    break
+        if len(self.data) > self.size:
+            del self.data[self.size :]
 
     @property
     def complete(self) -> bool:
+        self.flush()
         return len(self.data) >= self.size
 
 
@@ -211,7 +235,9 @@ class LogStats:
 class _CbList:
     first_line: int
     source_line: int  # source line of the non-final lines
-    items: list[CodeBlock] = field(default_factory=list)
+    hashes: list[int] = field(default_factory=list)
+    offsets: list[int] = field(default_factory=list)
+    pivots: list[str] = field(default_factory=list)
     marker: tuple[str, int, int] | None = None
     last_line: int = 0
 
@@ -229,6 +255,7 @@ class _Guest:
 
 
 Emitted = RawBlock | SkippedBlock
+_EMPTY: tuple[Emitted, ...] = ()
 
 _HEADER_KINDS = frozenset({Kind.ORIGINATOR, Kind.RETURN, Kind.KUM_INJECTOR, Kind.KUM_PROCESS})
 _SECONDARY_VICTIMS = frozenset({"vad", "module"})  # after a process victim (§5.8, §5.9)
@@ -243,13 +270,99 @@ class BlockGrouper:
         self.stats = stats if stats is not None else LogStats()
         self._guests: dict[str | None, _Guest] = {}
         self._out: list[Emitted] = []
+        # fast path: (line prefix, row list, max rows, block) of the dump the next row goes to
+        self._rows: tuple[str, list[str], int, RawBlock] | None = None
+        self._fast_rows = 0
+        self._cb_lines = 0
+        # fast path: (envelope up to "[CODEBLOCKS]", open list, block) of the code-block list being read
+        self._cb_fast: tuple[str, _CbList, RawBlock | None] | None = None
 
     # -- public ------------------------------------------------------------------------------------------
 
-    def feed(self, line: str, number: int) -> list[Emitted]:
+    def run(self, lines: Iterable[str]) -> Iterator[Emitted]:
+        """Group all ``lines`` (numbered from 1), yielding blocks as they complete, then the rest."""
+        number = 0
+        row_count = 0
+        slow = self._slow
+        # fast path for [DUMPER] rows, most of a log's bytes: no envelope object, hex kept as text.
+        # `head` is the exact envelope of the current dump's rows (e.g. "[uuid] dumper.c : 198 "); the
+        # locals below stay valid until the next slow-path line (only the slow path changes self._rows).
+        head = ""
+        cut = 0
+        last_row = 0
+        rowlist: list[str] = []
+        room = 0
+        row_block: RawBlock | None = None
+        for line in lines:
+            number += 1
+            if head:
+                if line.startswith(head) and line[cut + 16 : cut + 18] == ": ":
+                    if room:
+                        rowlist.append(line[cut + 18 : cut + 65])
+                        room -= 1
+                    last_row = number
+                    row_count += 1
+                    continue
+                head = ""
+                if row_block is not None:
+                    row_block.last_line = last_row
+            cbf = self._cb_fast
+            if cbf is not None and line.startswith(cbf[0]):
+                # fast path for non-final [CODEBLOCKS] lines of the list being read
+                cb, cb_block = cbf[1], cbf[2]
+                try:
+                    parsed: CodeBlockLine | None = parse_codeblocks(line[len(cbf[0]) :])
+                except LineError:
+                    parsed = None
+                if parsed is not None and (parsed.marker is None or cb.marker is None):
+                    if parsed.marker is not None:
+                        mk, rip, idx = parsed.marker
+                        cb.marker = (mk, rip, len(cb.hashes) + idx)
+                    cb.hashes += parsed.hashes
+                    cb.offsets += parsed.offsets
+                    cb.pivots += parsed.pivots
+                    cb.last_line = number
+                    if cb_block is not None:
+                        cb_block.last_line = number
+                    self.stats.lines += 1
+                    self._cb_lines += 1
+                    continue
+            rows = self._rows
+            if rows is not None:
+                prefix = rows[0]
+                if line.startswith(prefix) and (prefix or not line.startswith("[")):
+                    p = line.find(" : ", len(prefix))
+                    if p > 0:
+                        q = line.find(" ", p + 3)
+                        if q > 0 and line[q + 17 : q + 19] == ": ":
+                            head, cut = line[: q + 1], q + 1
+                            rowlist, row_block = rows[1], rows[3]
+                            room = rows[2] - len(rowlist)
+                            if room > 0:
+                                rowlist.append(line[q + 19 : q + 66])
+                                room -= 1
+                            last_row = number
+                            row_count += 1
+                            continue
+                self._rows = None
+            out = slow(line, number)
+            if out:
+                yield from out
+        if head and row_block is not None:
+            row_block.last_line = last_row
+        self.stats.lines += row_count
+        self._fast_rows += row_count
+        yield from self.finish()
+
+    def feed(self, line: str, number: int) -> Sequence[Emitted]:
         """Process one line (1-based ``number``); returns the blocks completed by it (usually none)."""
+        self._rows = None
+        return self._slow(line, number)
+
+    def _slow(self, line: str, number: int) -> Sequence[Emitted]:
         stats = self.stats
         stats.lines += 1
+        self._cb_fast = None
         env = split_envelope(line)
         if env is None:
             kind = Kind.NO_ENVELOPE
@@ -266,13 +379,22 @@ class BlockGrouper:
             self._dispatch(guest, env, kind, number)
         except LineError as exc:
             self._break(guest, env, number, exc.message)
+        if kind is Kind.CODEBLOCKS and guest.cblist is not None:
+            cut = line.find("[CODEBLOCKS]")
+            if cut > 0:
+                self._cb_fast = (line[:cut], guest.cblist, guest.block)
         if self._out:
             out, self._out = self._out, []
             return out
-        return []
+        return _EMPTY
 
     def finish(self) -> list[Emitted]:
         """End of input: close every open block."""
+        self._rows = None
+        self._cb_fast = None
+        self.stats.by_kind[Kind.DUMPER_ROW.value] += self._fast_rows
+        self.stats.by_kind[Kind.CODEBLOCKS.value] += self._cb_lines
+        self._fast_rows = self._cb_lines = 0
         for guest in self._guests.values():
             self._close(guest)
         out, self._out = self._out, []
@@ -300,9 +422,15 @@ class BlockGrouper:
         guest.dump = None
         guest.broken = (first, number, reason)
 
+    @staticmethod
+    def _prefix(env: Envelope) -> str:
+        return f"[{env.guest}] " if env.guest is not None else ""
+
     def _close(self, guest: _Guest) -> None:
         self._end_cblist(guest)
         guest.dump = None
+        if self._rows is not None and self._rows[3] is guest.block:
+            self._rows = None
         if guest.broken is not None:
             first, bad, reason = guest.broken
             guest.broken = None
@@ -312,6 +440,8 @@ class BlockGrouper:
         if block is None:
             return
         guest.block = None
+        for buffer in block.buffers:
+            buffer.flush()
         if block.originator is None and not block.victims:
             self.stats.skipped += 1
             self._out.append(
@@ -340,7 +470,9 @@ class BlockGrouper:
                 block.problems.append(f"line {cb.first_line}: code-block list without a RIP marker, ignored")
             return
         kind, rip, index = cb.marker
-        dump = CodeBlockDump(kind, rip, tuple(cb.items), index, cb.first_line, cb.last_line)
+        dump = CodeBlockDump(
+            kind, rip, tuple(cb.hashes), tuple(cb.offsets), tuple(cb.pivots), index, cb.first_line, cb.last_line
+        )
         cache = guest.cache
         cache[rip] = dump
         cache.move_to_end(rip)
@@ -367,8 +499,10 @@ class BlockGrouper:
                 cb = guest.cblist = _CbList(number, env.source_line)
             if line.marker is not None:
                 mk, rip, idx = line.marker
-                cb.marker = (mk, rip, len(cb.items) + idx)
-            cb.items.extend(line.items)
+                cb.marker = (mk, rip, len(cb.hashes) + idx)
+            cb.hashes += line.hashes
+            cb.offsets += line.offsets
+            cb.pivots += line.pivots
             cb.last_line = number
             if block is not None:
                 block.last_line = number
@@ -379,12 +513,10 @@ class BlockGrouper:
         if kind is Kind.DUMPER_ROW:
             dump = guest.dump
             if dump is not None and block is not None:
-                row = parse_dumper_row(msg)
-                if row is not None and len(dump.data) < min(dump.size, MAX_DUMP_BYTES):
-                    dump.data += row[1]
-                    if len(dump.data) >= dump.size:
-                        del dump.data[dump.size :]
+                if len(dump.rows) < dump.max_rows:
+                    dump.rows.append(msg[18:65])
                 block.last_line = number
+                self._rows = (self._prefix(env), dump.rows, dump.max_rows, block)
             elif block is not None:
                 block.last_line = number  # header-less CONTEXT dump after [THREAD HIJACK] (§7.5)
             else:
@@ -492,6 +624,7 @@ class BlockGrouper:
                 dump = Dump(header[0], header[1], number)
                 block.buffers.append(dump)
                 guest.dump = dump
+                self._rows = (self._prefix(env), dump.rows, dump.max_rows, block)
         elif kind is Kind.STACK_TRACE:
             frame = parse_stack_trace(msg)
             if frame is not None:
@@ -501,13 +634,7 @@ class BlockGrouper:
 
 
 def iter_blocks(
-    lines: Iterator[str], source: str = "<log>", stats: LogStats | None = None
+    lines: Iterable[str], source: str = "<log>", stats: LogStats | None = None
 ) -> Iterator[Emitted]:
     """Group ``lines`` into blocks (and skipped-block reports), streaming."""
-    grouper = BlockGrouper(source, stats)
-    feed = grouper.feed
-    for number, line in enumerate(lines, 1):
-        out = feed(line, number)
-        if out:
-            yield from out
-    yield from grouper.finish()
+    return BlockGrouper(source, stats).run(lines)

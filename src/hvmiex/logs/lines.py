@@ -10,7 +10,11 @@ from __future__ import annotations
 
 import enum
 import re
+import struct
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from itertools import repeat
+from typing import NamedTuple
 
 from hvmiex.errors import HvmiexError
 
@@ -53,26 +57,23 @@ class Envelope:
     message: str
 
 
-_UUID_RE = re.compile(r"\[([^\]\s]+)\] $")
-
-
 def split_envelope(line: str) -> Envelope | None:
     """Split ``[<uuid>] <file> : <line> <message>``; ``None`` when the line has no envelope."""
     pos = line.find(" : ")
     while pos > 0:
         start = line.rfind(" ", 0, pos) + 1
         end = pos + 3
-        stop = end
-        n = len(line)
-        while stop < n and "0" <= line[stop] <= "9":
-            stop += 1
-        if stop > end and (stop == n or line[stop] == " ") and start < pos:
+        stop = line.find(" ", end)
+        if stop < 0:
+            stop = len(line)
+        number = line[end:stop]
+        if number.isdigit() and number.isascii() and start < pos:
             guest = None
-            if start >= 2 and line[start - 2] == "]":
-                match = _UUID_RE.search(line, 0, start)
-                if match is not None:
-                    guest = match.group(1)
-            return Envelope(guest, line[start:pos], int(line[end:stop]), line[stop + 1 :])
+            if start >= 3 and line[start - 2] == "]":
+                open_ = line.rfind("[", 0, start - 2)
+                if open_ >= 0:
+                    guest = line[open_ + 1 : start - 2]
+            return Envelope(guest, line[start:pos], int(number), line[stop + 1 :])
         pos = line.find(" : ", pos + 3)
     return None
 
@@ -583,6 +584,10 @@ def _tail_access_flags(text: str, pos: int) -> tuple[Access | None, int | None, 
     return access, zone, symbol, pos
 
 
+_SD_LABEL = "Security descriptor pointer was modified for process "
+_ACL_LABEL = "ACL edited for process "
+
+
 def parse_victim(message: str) -> VictimLine:
     """Parse a ``Victim    -> `` message into a :class:`VictimLine`."""
     text = message
@@ -835,8 +840,8 @@ def parse_victim(message: str) -> VictimLine:
             ept=text.endswith(", EPT"),
             extra=extra2,
         )
-    if text.startswith("Security descriptor pointer was modified for process ", p):
-        q = p + 54
+    if text.startswith(_SD_LABEL, p):
+        q = p + len(_SD_LABEL)
         m = _PROCREF_RE.match(text, q)
         m2 = _SD_RE.match(text, m.end()) if m is not None else None
         if m is None or m2 is None:
@@ -850,8 +855,8 @@ def parse_victim(message: str) -> VictimLine:
             integrity=True,
             extra=(("new_sd_size", int(m2.group("size"))), ("new_sd_hash", int(m2.group("hash"), 16)), *_acl_fields(m2.group("acls"))),
         )
-    if text.startswith("ACL edited for process ", p):
-        q = p + 23
+    if text.startswith(_ACL_LABEL, p):
+        q = p + len(_ACL_LABEL)
         m = _PROCREF_RE.match(text, q)
         m2 = _ACL_RE.match(text, m.end()) if m is not None else None
         if m is None or m2 is None:
@@ -977,8 +982,9 @@ def parse_verdict(message: str) -> VerdictLine | None:
 # Code blocks (spec 04 §7.2)
 
 
-@dataclass(frozen=True, slots=True)
-class CodeBlock:
+class CodeBlock(NamedTuple):
+    """One dumped code block (a named tuple: millions of them are made while reading big logs)."""
+
     hash: int
     offset: int
     pivot: str  # CALL / JMP / MOV MEM / MOV FS/GS / INVALID
@@ -986,24 +992,42 @@ class CodeBlock:
 
 @dataclass(frozen=True, slots=True)
 class CodeBlockDump:
-    """One flattened ``[CODEBLOCKS]`` list with its marker."""
+    """One flattened ``[CODEBLOCKS]`` list with its marker (kept as parallel tuples: cheap to build)."""
 
     marker: str  # "RIP" or "Ret RIP"
     rip: int
-    blocks: tuple[CodeBlock, ...]
+    hashes: tuple[int, ...]
+    offsets: tuple[int, ...]
+    pivots: tuple[str, ...]
     rip_index: int  # entries before the marker
     first_line: int = 0  # log line numbers of the list
     last_line: int = 0
 
+    @staticmethod
+    def of(marker: str, rip: int, blocks: Sequence[CodeBlock], rip_index: int) -> CodeBlockDump:
+        return CodeBlockDump(
+            marker,
+            rip,
+            tuple(b.hash for b in blocks),
+            tuple(b.offset for b in blocks),
+            tuple(b.pivot for b in blocks),
+            rip_index,
+        )
+
     @property
-    def hashes(self) -> tuple[int, ...]:
-        return tuple(b.hash for b in self.blocks)
+    def blocks(self) -> tuple[CodeBlock, ...]:
+        return tuple(map(CodeBlock, self.hashes, self.offsets, self.pivots))
+
+    def __len__(self) -> int:
+        return len(self.hashes)
 
 
 @dataclass(slots=True)
 class CodeBlockLine:
-    items: list[CodeBlock] = field(default_factory=list)
-    marker: tuple[str, int, int] | None = None  # (kind, rip, index within items)
+    hashes: list[int] = field(default_factory=list)
+    offsets: list[int] = field(default_factory=list)
+    pivots: list[str] = field(default_factory=list)
+    marker: tuple[str, int, int] | None = None  # (kind, rip, index within this line's entries)
 
 
 _CB_ITEM_RE = re.compile(
@@ -1012,21 +1036,48 @@ _CB_ITEM_RE = re.compile(
 )
 
 
+_CB_FAST_RE = re.compile(r"0x([0-9a-f]{8}) \(0x([0-9a-f]{3,}), +(CALL|JMP|MOV MEM|MOV FS/GS|INVALID)\)|\( *(RIP|Ret RIP)->0x([0-9a-f]+)\)")
+
+
 def parse_codeblocks(message: str) -> CodeBlockLine:
-    """Parse one ``[CODEBLOCKS]`` line; unknown items are an error (the block is then skipped)."""
+    """Parse one ``[CODEBLOCKS]`` line; unknown items are an error (the block keeps its violation)."""
+    # fast path: one findall and bulk conversions in C; accepted only if the items cover the line exactly
+    found = _CB_FAST_RE.findall(message, 13)
+    if found:
+        hashes, offsets, types, kinds, rips = zip(*found, strict=True)
+        marker = None
+        covered = 13 + 2 * (len(found) - 1)
+        if any(kinds):
+            at = next(i for i, k in enumerate(kinds) if k)
+            marker = ("RIP" if kinds[at] == "RIP" else "Ret RIP", int(rips[at], 16), at)
+            covered += 13 + len(rips[at])
+            hashes, offsets, types = hashes[:at] + hashes[at + 1 :], offsets[:at] + offsets[at + 1 :], types[:at] + types[at + 1 :]
+        covered += 26 * len(hashes) + sum(map(len, offsets))
+        if covered == len(message) and all(hashes):
+            values = _unpack_be(bytes.fromhex("".join(hashes)))
+            return CodeBlockLine(list(values), list(map(int, offsets, repeat(16))), list(types), marker)
+    return _parse_codeblocks_strict(message)
+
+
+def _unpack_be(data: bytes) -> tuple[int, ...]:
+    return struct.unpack(f">{len(data) // 4}I", data)
+
+
+def _parse_codeblocks_strict(message: str) -> CodeBlockLine:
     out = CodeBlockLine()
     pos = 13
     n = len(message)
-    items = out.items
     while pos < n:
         m = _CB_ITEM_RE.match(message, pos)
         if m is None:
             raise LineError(f"column {pos + 1}: malformed code-block entry {message[pos:pos + 24]!r}")
         kind = m.group("kind")
         if kind is None:
-            items.append(CodeBlock(int(m.group("hash"), 16), int(m.group("off"), 16), m.group("type")))
+            out.hashes.append(int(m.group("hash"), 16))
+            out.offsets.append(int(m.group("off"), 16))
+            out.pivots.append(m.group("type"))
         else:
-            out.marker = ("RIP" if kind == "RIP" else "Ret RIP", int(m.group("rip"), 16), len(items))
+            out.marker = ("RIP" if kind == "RIP" else "Ret RIP", int(m.group("rip"), 16), len(out.hashes))
         pos = m.end()
         if message.startswith(", ", pos):
             pos += 2

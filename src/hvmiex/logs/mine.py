@@ -43,6 +43,7 @@ from hvmiex.model import (
     SignatureRef,
     SignatureType,
     UserException,
+    UserObjectType,
     signature_id,
 )
 from hvmiex.violation import GuestOS, UserOriginator, Violation, ViolationKind, hash_export, hash_user_module
@@ -55,13 +56,17 @@ _PIVOT_CLASS = {
     "INVALID": CodeClass.JC,  # never a pivot in practice; kept so that the list stays complete
 }
 _ARCH = int(CommonFlag.ARCH32 | CommonFlag.ARCH64)
+_PC_TYPES = (int(UserObjectType.PROCESS_CREATION), int(UserObjectType.PROCESS_CREATION_DPI))
 _SIG_ARCH = int(SignatureFlag.ARCH32 | SignatureFlag.ARCH64)
 
 
 def alert_codeblocks_from_dump(dump: CodeBlockDump, execute: bool) -> AlertCodeblocks:
     """The code blocks an alert would carry, from a logged dump: the at-most-64 window around the RIP
     block (spec 04 §10.4 step 3a, spec 03 §10.6)."""
-    blocks = tuple(AlertBlock(b.offset, _PIVOT_CLASS.get(b.pivot, CodeClass.CALL), b.hash) for b in dump.blocks)
+    blocks = tuple(
+        AlertBlock(off, _PIVOT_CLASS.get(pivot, CodeClass.CALL), h)
+        for h, off, pivot in zip(dump.hashes, dump.offsets, dump.pivots, strict=True)
+    )
     if not blocks:
         return AlertCodeblocks(True, 0, None, (), execute)
     count = len(blocks)
@@ -112,25 +117,30 @@ def refine(proposal: Proposal, lv: LogViolation) -> Proposal:
     exc = proposal.exception
     arch, sig_arch = _arch_bits(lv)
     flags = exc.flags.value
-    if flags & _ARCH == _ARCH and exc.flags.value & int(CommonFlag.ARCH32 | CommonFlag.ARCH64):
+    if flags & _ARCH == _ARCH:
         flags = (flags & ~_ARCH) | arch
+    v = lv.violation
+    size = v.victim.injection.length if v.victim.injection is not None else (
+        v.victim.write.access_size if v.victim.write is not None else 0
+    )
     sigs: list[Signature] = []
     for sig in proposal.signatures:
         if sig.flags.value & _SIG_ARCH == _SIG_ARCH and not isinstance(sig, IdtSignature):
             sig = replace(sig, flags=FlagSet((sig.flags.value & ~_SIG_ARCH) | sig_arch))
+        if isinstance(sig, ExportSignature) and lv.delta is not None:
+            # the alert stores each part of the delta in 8 bits (spec 04 §10.5); the log's full value is
+            # Delta + size (§10.4), which a 16-bit signature delta holds
+            delta = min(lv.delta + size, 0xFFFF)
+            sig = replace(sig, entries=tuple(replace(e, delta=delta) for e in sig.entries))
         sigs.append(sig)
-    v = lv.violation
     has_export = any(isinstance(s, ExportSignature) for s in sigs)
     module = v.victim.module
     if not has_export and lv.exports and module is not None and lv.delta is not None:
-        size = v.victim.injection.length if v.victim.injection is not None else (
-            v.victim.write.access_size if v.victim.write is not None else 0
-        )
         counter = max((s.id & 0x3FFFFF for s in sigs), default=0x200000) + 1
         sig_id = signature_id(int(SignatureType.EXPORT), counter)
         text_rule = HashRule(wide=False, fold=False)
         entries = tuple(
-            ExportHash(delta=(lv.delta + size) & 0xFF, name=Name(hash_export(n), n, text_rule, NameOrigin.HASHED))
+            ExportHash(delta=min(lv.delta + size, 0xFFFF), name=Name(hash_export(n), n, text_rule, NameOrigin.HASHED))
             for n in lv.exports
         )
         library = Name(hash_user_module(module.name or ""), module.name, HashRule(wide=True, fold=False))
@@ -145,6 +155,12 @@ def refine(proposal: Proposal, lv: LogViolation) -> Proposal:
         )
     refs = tuple(SignatureRef(s.id, s.name) for s in sigs)
     new_exc = replace(exc, flags=FlagSet(flags), signatures=refs)
+    if isinstance(new_exc, UserException) and new_exc.object_type in _PC_TYPES:
+        # upstream quirk (spec 03 §13.8): alert exceptions invert the process-creation types; the blog's
+        # procedure uses the vocabulary's meaning (spec 04 §10.3)
+        pc = v.originator.pc_type if isinstance(v.originator, UserOriginator) else 0
+        want = UserObjectType.PROCESS_CREATION_DPI if pc else UserObjectType.PROCESS_CREATION
+        new_exc = replace(new_exc, object_type=int(want))
     return replace(proposal, exception=new_exc, signatures=tuple(sigs))
 
 

@@ -6,6 +6,7 @@ does not hold (module flag words, version info, EPROCESS flags) are printed with
 
 from __future__ import annotations
 
+import random
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
@@ -15,8 +16,13 @@ from hvmiex.violation import (
     HASH_KERNEL,
     NONAME,
     DriverFrame,
+    Environment,
+    Export,
+    GuestMemory,
     GuestOS,
+    InjectionInfo,
     KernelOriginator,
+    MemoryRange,
     Module,
     ObjectType,
     Process,
@@ -24,8 +30,12 @@ from hvmiex.violation import (
     Victim,
     Violation,
     ViolationKind,
+    WriteInfo,
     ZoneFlags,
     ZoneType,
+    hash_kernel_module,
+    hash_process,
+    hash_user_module,
 )
 
 CARETS = "^" * 40
@@ -163,11 +173,11 @@ def render_codeblocks(dump: CodeBlockDump, out: _Out | None = None) -> list[str]
     """``[CODEBLOCKS]`` lines of a dump: 8 entries per line, the marker before entry ``rip_index``."""
     target = out or _Out(None)
     items: list[str] = []
-    for i, block in enumerate(dump.blocks):
+    for i, (h, off, pivot) in enumerate(zip(dump.hashes, dump.offsets, dump.pivots, strict=True)):
         if i == dump.rip_index:
             items.append(f"({dump.marker.rjust(7)}->0x{dump.rip:016x})")
-        items.append(f"0x{block.hash:08x} (0x{block.offset:03x}, {block.pivot.rjust(9)})")
-    if dump.rip_index >= len(dump.blocks):
+        items.append(f"0x{h:08x} (0x{off:03x}, {pivot.rjust(9)})")
+    if dump.rip_index >= len(dump.hashes):
         items.append(f"({dump.marker.rjust(7)}->0x{dump.rip:016x})")
     lines: list[list[str]] = [[]]
     count = 0
@@ -191,7 +201,7 @@ def synthetic_dump(rip: int, hashes: Sequence[int], marker: str = "RIP") -> Code
     blocks = tuple(
         CodeBlock(h, max(0, min(0xFFF, base + 4 * i)), "CALL" if i % 2 == 0 else "JMP") for i, h in enumerate(hashes)
     )
-    return CodeBlockDump(marker, rip, blocks, n // 2)
+    return CodeBlockDump.of(marker, rip, blocks, n // 2)
 
 
 def _dumper(out: _Out, gva: int, data: bytes) -> None:
@@ -528,3 +538,122 @@ def render_log(violations: Sequence[Violation], options: RenderOptions | None = 
     """Lines of a whole log for ``violations`` (one block each)."""
     for v in violations:
         yield from render_violation(v, options)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Realistic synthetic logs (benchmarks, property tests)
+
+_DRIVERS = ("acmefilt.sys", "ndis.sys", "tcpip.sys", "fltmgr.sys", "vendor av.sys", "wdf01000.sys", "disk.sys")
+_DLLS = ("ntdll.dll", "kernel32.dll", "kernelbase.dll", "user32.dll", "chrome_elf.dll", "msvcrt.dll")
+_PROCS = ("chrome.exe", "firefox.exe", "svchost.exe", "explorer.exe", "winword.exe", "lsass.exe", "powershell.exe")
+_EXPORTS = ("CreateFileA", "NtClose", "NtCreateFile", "LoadLibraryW", "VirtualProtect", "RtlCopyMemory")
+_PIVOTS = ("CALL", "JMP", "MOV MEM")
+
+
+def sample_violation(rng: random.Random, guest_64: bool = True) -> tuple[Violation, RenderOptions, CodeBlockDump | None]:
+    """One plausible violation with its code-block dump, drawn from ``rng`` (deterministic per seed)."""
+    wide = guest_64
+    kind = rng.choice(("um-module", "um-module", "injection", "km-module", "km-module", "kum", "nx"))
+    reason = rng.choice(("no-exception", "no-exception", "signature-not-matched", "export-not-matched", None))
+    proc_name = rng.choice(_PROCS)
+    proc = Process(
+        name=proc_name,
+        name_hash=hash_process(proc_name),
+        pid=rng.randrange(4, 40000, 4),
+        address=0xFFFFDF0F40000000 + rng.randrange(1 << 24) * 0x80 if wide else 0x85000000 + rng.randrange(1 << 20),
+        cr3=rng.randrange(1 << 20) << 12,
+        command_line=f'"c:\\program files\\{proc_name}" --type=renderer --id={rng.randrange(1 << 30)}',
+    )
+    rip = (0x00007FF800000000 if wide else 0x77000000) + rng.randrange(1 << 24)
+    if kind.startswith("km") or kind == "kum":
+        rip = (0xFFFFF80260000000 if wide else 0x82000000) + rng.randrange(1 << 24)
+    size = rng.choice((1, 2, 4, 8))
+    write = WriteInfo(rng.randbytes(size), rng.randbytes(size), size)
+    page = rip & ~0xFFF
+    window = min(max(0, (rip & 0xFFF) - 0x250), 0xB60)
+    memory = GuestMemory((MemoryRange(page + window, rng.randbytes(0x49F)),))
+    n = rng.randrange(9, 90)
+    offsets = sorted(rng.sample(range(window, window + 0x49F), n))
+    blocks = [CodeBlock(rng.getrandbits(32), off, rng.choice(_PIVOTS)) for off in offsets]
+    r = next((i for i, b in enumerate(blocks) if b.offset >= (rip & 0xFFF)), n - 1)
+    dump: CodeBlockDump | None = CodeBlockDump.of("RIP", rip, blocks, r)
+    env = Environment(os=GuestOS.WINDOWS, guest_64=guest_64, memory=memory)
+    dll_name = rng.choice(_DLLS)
+    dll_base = (0x00007FF900000000 if wide else 0x76000000) + (rng.randrange(1 << 12) << 16)
+    gva = dll_base + rng.randrange(0x1000, 0x80000)
+    export = Export.of(gva - dll_base - rng.randrange(0, 0x20), rng.choice(_EXPORTS))
+    dll = Module(
+        dll_name,
+        hash_user_module(dll_name),
+        dll_base,
+        path=f"\\windows\\system32\\{dll_name}",
+        exports=(export,) if rng.random() < 0.5 else (),
+    )
+    zone = ZoneFlags.WRITE | rng.choice((ZoneFlags.LIB_CODE, ZoneFlags.LIB_DATA, ZoneFlags.LIB_IMPORTS))
+    module_victim = Victim(
+        ZoneType.EPT, zone, ObjectType.UM_MODULE, dll.name_hash, dll.name, True, dll.base, gva, gva & 0xFFFFFFFFF,
+        write=write, module=dll, process=proc,
+    )  # fmt: skip
+    v: Violation
+    if kind == "um-module":
+        lib_name = rng.choice(_DLLS)
+        lib = Module(lib_name, hash_user_module(lib_name), rip & ~0xFFFFF, path=f"\\windows\\system32\\{lib_name}")
+        v = Violation(ViolationKind.UM, module_victim, UserOriginator(lib.name_hash, lib.name, True, lib, rip, process=proc), env)
+    elif kind == "injection":
+        victim_name = rng.choice(_PROCS)
+        victim_proc = Process(
+            name=victim_name, name_hash=hash_process(victim_name), pid=rng.randrange(4, 40000, 4),
+            address=proc.address + 0x1000, cr3=rng.randrange(1 << 20) << 12,
+        )  # fmt: skip
+        length = rng.choice((8, 16, 64, 512))
+        src = 0x20000 + rng.randrange(1 << 16) * 16
+        victim = Victim(
+            ZoneType.PROCESS, ZoneFlags.WRITE, ObjectType.NONE, victim_proc.name_hash, victim_proc.name,
+            base_address=victim_proc.cr3, gva=gva, injection=InjectionInfo(length),
+            module=dll if dll.exports else None, process=victim_proc,
+        )  # fmt: skip
+        inj_env = Environment(GuestOS.WINDOWS, guest_64, memory=GuestMemory((MemoryRange(src, rng.randbytes(length)),)))
+        v = Violation(ViolationKind.UM, victim, UserOriginator(proc.name_hash, proc.name, False, None, src, process=proc), inj_env)
+        dump = None
+    elif kind == "nx":
+        victim = Victim(
+            ZoneType.EPT, ZoneFlags.EXECUTE, ObjectType.UM_GENERIC_NX_ZONE, proc.name_hash, proc.name,
+            gva=rip, gpa=rip & 0xFFFFFFFF, process=proc,
+        )  # fmt: skip
+        v = Violation(ViolationKind.UM, victim, UserOriginator(rip=rip, execute=True, process=proc), env)
+        dump = CodeBlockDump.of("RIP", rip, blocks, 0)
+    else:
+        drv = rng.choice(_DRIVERS)
+        frame = DriverFrame(
+            hash_kernel_module(drv), rip, True, drv, ".text", rip & ~0xFFFFF, path=f"\\systemroot\\system32\\drivers\\{drv}"
+        )
+        if kind == "kum":
+            v = Violation(ViolationKind.KUM, module_victim, KernelOriginator(frame, frame), env)
+        else:
+            victim_drv = rng.choice(_DRIVERS)
+            base = (0xFFFFF80270000000 if wide else 0x88000000) + (rng.randrange(1 << 8) << 20)
+            victim = Victim(
+                ZoneType.EPT, zone, ObjectType.KM_MODULE, hash_kernel_module(victim_drv), victim_drv, True, base,
+                base + 0x1000, 0x1000, write=write,
+            )  # fmt: skip
+            v = Violation(ViolationKind.KM, victim, KernelOriginator(frame, frame), env)
+    return v, RenderOptions(reason=reason), dump
+
+
+_NOISE = (
+    "winprocess.c : 1201 [INFO] Process 'chrome.exe' (1234) terminated",
+    "guests.c : 410 [WARNING] Could not read the PEB of process 1234",
+    "hvmidomainhandler.cpp : 88 something unrelated to violations",
+)
+
+
+def synthetic_log(seed: int = 0, guests: int = 3, noise: float = 0.2) -> Iterator[str]:
+    """An endless realistic log: violation blocks of several guests interleaved by block, plus noise lines."""
+    rng = random.Random(seed)
+    uuids = [f"{rng.getrandbits(32):08x}-5b7d-4e0a-9d3c-{rng.getrandbits(48):012x}" for _ in range(guests)]
+    while True:
+        guest = rng.choice(uuids)
+        v, opts, dump = sample_violation(rng, rng.random() < 0.9)
+        yield from render_violation(v, RenderOptions(guest, opts.reason), dump)
+        if rng.random() < noise:
+            yield f"[{guest}] {rng.choice(_NOISE)}"

@@ -15,6 +15,7 @@ from hvmiex.names import EMPTY_NAME_VALUE, HashRule, NameSyntaxError, name_value
 
 NAME_FILES = ("windows.txt", "linux.txt", "exports.txt")
 _NAME_KEYS = ("originator", "victim", "process")
+PREDEFINED_SPELLINGS = ("[own]", "[kernel]", "[hal]", "[vdso]", "[vsyscall]")
 
 
 @lru_cache(maxsize=1)
@@ -115,6 +116,8 @@ class NameResolver:
         candidates = list(names)
         if builtin:
             candidates.extend(builtin_names())
+        # predefined spellings hashed as text where a field has no such predefined name (upstream quirk Q6)
+        candidates.extend(PREDEFINED_SPELLINGS)
         self._names: tuple[str, ...] = tuple(dict.fromkeys(n for n in candidates if n))
         self._index: dict[tuple[bool, bool, int | None], dict[int, str]] = {}
 

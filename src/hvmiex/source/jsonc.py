@@ -10,6 +10,7 @@ demand by :class:`Locator`, a small tokenizer that maps a JSON path to its line 
 
 from __future__ import annotations
 
+import bisect
 import contextlib
 import json
 import re
@@ -67,6 +68,20 @@ class Locator:
         self._text = text
         self._values: dict[JsonPath, int] | None = None
         self._keys: dict[JsonPath, int] = {}
+        self._line_starts: list[int] | None = None
+
+    def line_col(self, offset: int) -> tuple[int, int]:
+        """1-based line and column of an offset (line starts computed once: many errors stay linear)."""
+        if self._line_starts is None:
+            starts = [0]
+            find = self._text.find
+            pos = find("\n")
+            while pos >= 0:
+                starts.append(pos + 1)
+                pos = find("\n", pos + 1)
+            self._line_starts = starts
+        line = bisect.bisect_right(self._line_starts, offset)
+        return line, offset - self._line_starts[line - 1] + 1
 
     def _build(self) -> dict[JsonPath, int]:
         values: dict[JsonPath, int] = {}
@@ -119,7 +134,7 @@ class Locator:
             if off is None:
                 off = self._values.get(p)
             if off is not None:
-                return line_col(self._text, off)
+                return self.line_col(off)
             if not p:
                 return None
             p = p[:-1]

@@ -18,7 +18,6 @@ compile back byte for byte (it also reproduces upstream quirks Q1 and Q2 from th
 
 from __future__ import annotations
 
-import itertools
 import json
 import os
 from collections.abc import Iterable, Mapping, Sequence
@@ -55,7 +54,7 @@ from hvmiex.model import (
 from hvmiex.model.records import Exception_, Signature
 from hvmiex.namedb.resolver import NameResolver
 from hvmiex.namedb.rules import FieldRule, exception_field_rule, export_function_rule, export_library_rule
-from hvmiex.names import NameSyntaxError, name_value
+from hvmiex.names import HashRule, NameSyntaxError, name_value
 
 JsonObject = dict[str, Any]
 
@@ -108,6 +107,23 @@ class WriterOptions:
     pin_ids: bool = True
     signature_names: dict[int, str] = field(default_factory=dict)  # id -> sig_id text
     notes: list[Diagnostic] = field(default_factory=list)
+    # caches: big files repeat the same names, flags and rules many times
+    name_cache: dict[tuple[int, int], str | JsonObject] = field(default_factory=dict)  # (value, id(rule))
+    keep: list[object] = field(default_factory=list)  # rules whose id() keys name_cache stay alive
+    static_cache: dict[tuple[type, int, int], tuple[Any, ...]] = field(default_factory=dict)
+    interned: dict[tuple[HashRule, int], FieldRule] = field(default_factory=dict)
+
+
+def _intern(keep: list[object], table: dict[tuple[HashRule, int], FieldRule], rule: FieldRule | None) -> FieldRule | None:
+    """One FieldRule object per distinct rule, so caches keyed by id(rule) hit across records."""
+    if rule is None:
+        return None
+    key = (rule.rule, id(rule.predefined))
+    got = table.get(key)
+    if got is None:
+        keep.append(rule.predefined)
+        got = table[key] = rule
+    return got
 
 
 def _options(
@@ -146,14 +162,23 @@ def _name_json(name: Name, rule: FieldRule | None, opts: WriterOptions) -> str |
                 return name.text
         except NameSyntaxError:
             pass
+    key = (value, id(rule))
+    cached = opts.name_cache.get(key)
+    if cached is not None:
+        return cached
+    opts.keep.append(rule)
+    result: str | JsonObject = hash_json(value)
     for text, v in rule.predefined.items():
         if v == value:
-            return text
-    if opts.resolver is not None:
-        found = opts.resolver.resolve(value, rule.rule, rule.predefined)
-        if found is not None:
-            return found
-    return hash_json(value)
+            result = text
+            break
+    else:
+        if opts.resolver is not None:
+            found = opts.resolver.resolve(value, rule.rule, rule.predefined)
+            if found is not None:
+                result = found
+    opts.name_cache[key] = result
+    return result
 
 
 def _exception_tables(kind: ExceptionKind, config: Config) -> list[Mapping[str, int]]:
@@ -284,9 +309,19 @@ def exception_to_json(exc: Exception_, opts: WriterOptions) -> JsonObject:
     """One exception entry of an ``Exceptions`` array."""
     config = opts.config
     kind = exc.KIND
-    otype, type_name = _type_json(kind, exc.object_type, config)
     flags_value = exc.flags.value
-    flags = exception_flags_json(kind, flags_value, type_name, config)
+    skey = (type(exc), exc.object_type, flags_value)
+    static = opts.static_cache.get(skey)
+    if static is None:
+        otype_json, tname = _type_json(kind, exc.object_type, config)
+        field_rules = tuple(
+            _intern(opts.keep, opts.interned, exception_field_rule(kind, fld, exc.object_type, flags_value, config))
+            for fld in ("originator", "victim", "process")
+        )
+        static = opts.static_cache[skey] = (
+            exception_flags_json(kind, flags_value, tname, config), otype_json, tname, field_rules
+        )
+    flags, otype, type_name, rules = static
     entry: JsonObject = {}
     if isinstance(exc, GlobException):
         entry["originator"] = exc.originator
@@ -298,8 +333,10 @@ def exception_to_json(exc: Exception_, opts: WriterOptions) -> JsonObject:
             entry["process"] = exc.process
     else:
 
+        index = {"originator": 0, "victim": 1, "process": 2}
+
         def rule(fld: str) -> FieldRule | None:
-            return exception_field_rule(kind, fld, exc.object_type, flags_value, config)
+            return rules[index[fld]]  # type: ignore[no-any-return]
 
         integrity = flags_value & config.flags["kernel-mode"].get("integrity", 0x1000)
         if isinstance(exc, KernelException):
@@ -453,6 +490,9 @@ def write_json_text(
     return {d.filename: d.dumps() for d in write_json(exceptions, signatures, config=config, resolver=resolver, pin_ids=pin_ids)}
 
 
+_ENCODE = json.JSONEncoder(ensure_ascii=False).encode
+
+
 def dumps(data: JsonObject) -> str:
     """JSON text with one array element a line (diff-friendly, compact)."""
     lines = ["{"]
@@ -463,10 +503,10 @@ def dumps(data: JsonObject) -> str:
             lines.append(f"    {json.dumps(key)}: [")
             for j, element in enumerate(value):
                 sep = "," if j < len(value) - 1 else ""
-                lines.append(f"        {json.dumps(element, ensure_ascii=False)}{sep}")
+                lines.append(f"        {_ENCODE(element)}{sep}")
             lines.append(f"    ]{comma}")
         else:
-            lines.append(f"    {json.dumps(key)}: {json.dumps(value, ensure_ascii=False)}{comma}")
+            lines.append(f"    {json.dumps(key)}: {_ENCODE(value)}{comma}")
     lines.append("}")
     return "\n".join(lines) + "\n"
 
@@ -571,19 +611,28 @@ def _placeholder(sig_id: int, kind: str) -> Signature:
     return IdtSignature(sig_id, flags, 0, name=name)
 
 
-def _user_runs(users: list[Exception_]) -> list[list[Exception_]]:
-    """user + user-apc are sorted together (stable): one file each keeps the order unless an apc
-    record precedes a user record with the same sort key; then keep the file's runs as separate files."""
-    for a, b in itertools.pairwise(users):
-        if a.sort_key() == b.sort_key() and isinstance(a, UserApcException) and isinstance(b, UserException):
-            runs: list[list[Exception_]] = []
-            for exc in users:
-                if runs and type(runs[-1][0]) is type(exc):
-                    runs[-1].append(exc)
-                else:
-                    runs.append([exc])
-            return runs
-    return [[e for e in users if isinstance(e, UserException)], [e for e in users if isinstance(e, UserApcException)]]
+def _user_layers(users: list[Exception_]) -> list[list[Exception_]]:
+    """user + user-apc are sorted together (stable), so within records of equal sort key the input order
+    must be the file's. Each tie group is cut into runs of one kind; the n-th run goes to layer n (user
+    layers even, user-apc layers odd), and the layers are compiled in order. Usually 2 layers: one user
+    file, one user-apc file."""
+    layers: list[list[Exception_]] = [[], []]
+    key: tuple[object, ...] | None = None
+    layer = 0
+    previous: type | None = None
+    for exc in users:
+        k = exc.sort_key()
+        apc = isinstance(exc, UserApcException)
+        if k != key:
+            key = k
+            layer = 1 if apc else 0
+        elif type(exc) is not previous:
+            layer += 1
+        previous = type(exc)
+        while len(layers) <= layer:
+            layers.append([])
+        layers[layer].append(exc)
+    return layers
 
 
 def decompile(
@@ -643,11 +692,13 @@ def decompile(
         )
     if kernel:
         documents.append(_doc(ExceptionKind.KERNEL, "10-kernel.json", kernel, opts))
-    runs = [run for run in _user_runs(users) if run]
-    for i, run in enumerate(runs):
-        kind = run[0].KIND
-        name = f"{_KIND_FILES[kind]}.json" if len(runs) <= 2 else f"20-user-{i:04d}-{kind.value}.json"
-        documents.append(_doc(kind, name, run, opts))
+    layers = _user_layers(users)
+    for i, layer in enumerate(layers):
+        if not layer:
+            continue
+        kind = ExceptionKind.USER if i % 2 == 0 else ExceptionKind.USER_APC
+        name = f"{_KIND_FILES[kind]}.json" if len(layers) <= 2 else f"20-user-{i:04d}-{kind.value}.json"
+        documents.append(_doc(kind, name, layer, opts))
     if kum:
         documents.append(_doc(ExceptionKind.KERNEL_USER, "30-kernel-user.json", kum, opts))
     if glob_input:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from hvmiex.lint.checks import flags, loader, quirks, relations, signatures
+from collections.abc import Mapping
+from types import MappingProxyType
+
+from hvmiex.lint.checks import flags, keys, loader, quirks, relations, signatures
 from hvmiex.lint.framework import Check
 
 ALL_CHECKS: tuple[type[Check], ...] = (
@@ -11,19 +14,20 @@ ALL_CHECKS: tuple[type[Check], ...] = (
     *flags.CHECKS,
     *quirks.CHECKS,
     *loader.CHECKS,
+    *keys.CHECKS,
 )
 
 
-def _index() -> dict[str, type[Check]]:
+def _index() -> Mapping[str, type[Check]]:
     out: dict[str, type[Check]] = {}
     for cls in ALL_CHECKS:
         if cls.code in out:  # pragma: no cover - guarded by a test
             raise AssertionError(f"duplicate lint code {cls.code}")
         out[cls.code] = cls
-    return out
+    return MappingProxyType(out)
 
 
-CHECKS_BY_CODE: dict[str, type[Check]] = _index()
+CHECKS_BY_CODE: Mapping[str, type[Check]] = _index()
 
 
 def instantiate() -> list[Check]:

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from hvmiex.lint.facts import ARCH32, ARCH64, LINUX, type_name
-from hvmiex.lint.framework import Entry
+from hvmiex.lint.framework import Entry, LintModel
 from hvmiex.model.enums import ExceptionKind
 from hvmiex.names import Name, NameOrigin
 
@@ -72,13 +72,13 @@ def arch_bits(entry: Entry) -> int:
     return flags_of(entry) & (ARCH32 | ARCH64)
 
 
-def sources_or_exceptions(context: Any) -> Iterator[Entry]:
+def sources_or_exceptions(model: LintModel) -> Iterator[Entry]:
     """Exceptions as written (one per JSON entry) when known, else the expanded list, one per location."""
-    if context.sources:
-        yield from context.sources
+    if model.sources:
+        yield from model.sources
         return
     seen: set[Any] = set()
-    for entry in context.exceptions:
+    for entry in model.exceptions:
         key = entry.location if entry.location is not None else id(entry)
         if key in seen:
             continue

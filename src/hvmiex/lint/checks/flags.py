@@ -9,6 +9,9 @@ from hvmiex.lint.checks.common import flags_of, is_linux, kind_of, name_field, o
 from hvmiex.lint.facts import (
     ACCESS,
     ANY_NAME,
+    ARCH32,
+    ARCH64,
+    EXEC,
     FEEDBACK,
     IGNORE,
     INTEGRITY,
@@ -18,29 +21,44 @@ from hvmiex.lint.facts import (
     NONE_NAME,
     RETURN,
     UM_WINDOWS_ONLY,
+    WRITE,
     access_names,
     access_table,
 )
-from hvmiex.lint.framework import Check, LintContext
+from hvmiex.lint.framework import Check, LintContext, LintModel
 from hvmiex.model.enums import ExceptionKind
 
 
 class AccessCannotMatch(Check):
     code = "HX301"
     name = "access-cannot-match"
-    title = "Access flags that no violation of the object type carries"
+    title = "Access or architecture flags that no violation of the object type carries"
     severity = Severity.ERROR
     help = "use the access the violation has (e.g. 'exec' for nx_zone and process-creation)"
 
-    def check(self, context: LintContext) -> Iterator[Diagnostic]:
-        for entry in context.exceptions:
+    def check(self, model: LintModel, context: LintContext) -> Iterator[Diagnostic]:
+        for entry in model.exceptions:
             kind = kind_of(entry)
             otype = obj_type(entry)
+            flags = flags_of(entry)
+            if not flags & (ARCH32 | ARCH64):
+                # only possible with verbatim flags ({"raw": ...}): neither 32 nor 64 never matches
+                yield self.diag(entry, "never matches: the flags have neither '32' nor '64'", field="flags")
+            have = flags & ACCESS
+            if not have:
+                # verbatim flags without access: Introcore's loader adds one for kernel and user records only
+                if kind in (ExceptionKind.KERNEL_USER, ExceptionKind.USER_GLOB):
+                    yield self.diag(
+                        entry,
+                        f"never matches: no access flag, and Introcore adds none to {kind.value} exceptions at load",
+                        field="flags",
+                    )
+                    continue
+                have = EXEC if kind is not ExceptionKind.KERNEL and otype == "nx_zone" else WRITE
             possible = access_table(kind).get(otype)
             if possible is None or otype == "none":
                 continue
-            have = flags_of(entry) & ACCESS
-            if have and not have & possible:
+            if not have & possible:
                 extra = ""
                 if kind is ExceptionKind.USER_APC and otype == "process-creation":
                     extra = " (a user-apc file gives process-creation 'write' by default, unlike a user file)"
@@ -59,8 +77,8 @@ class WindowsOnlyType(Check):
     severity = Severity.ERROR
     help = "drop 'linux' or use an object type Linux guests produce"
 
-    def check(self, context: LintContext) -> Iterator[Diagnostic]:
-        for entry in context.exceptions:
+    def check(self, model: LintModel, context: LintContext) -> Iterator[Diagnostic]:
+        for entry in model.exceptions:
             if not is_linux(entry):
                 continue
             kind = kind_of(entry)
@@ -87,8 +105,8 @@ class IntegrityType(Check):
     severity = Severity.ERROR
     help = "remove 'integrity', or use a type protected by integrity checks"
 
-    def check(self, context: LintContext) -> Iterator[Diagnostic]:
-        for entry in context.exceptions:
+    def check(self, model: LintModel, context: LintContext) -> Iterator[Diagnostic]:
+        for entry in model.exceptions:
             if kind_of(entry) is not ExceptionKind.KERNEL or not flags_of(entry) & INTEGRITY:
                 continue
             otype = obj_type(entry)
@@ -107,8 +125,8 @@ class TypeNone(Check):
     severity = Severity.ERROR
     help = "use the object type the exception is meant for, or 'any'"
 
-    def check(self, context: LintContext) -> Iterator[Diagnostic]:
-        for entry in context.exceptions:
+    def check(self, model: LintModel, context: LintContext) -> Iterator[Diagnostic]:
+        for entry in model.exceptions:
             if int(entry.record.object_type) == 0:
                 yield self.diag(entry, "object type 'none' never matches any violation", field="object_type")
 
@@ -120,8 +138,8 @@ class NonDriverWithoutReturn(Check):
     severity = Severity.WARNING
     help = "use originator '-' (code outside any driver), or add 'return' to match on the return driver"
 
-    def check(self, context: LintContext) -> Iterator[Diagnostic]:
-        for entry in context.exceptions:
+    def check(self, model: LintModel, context: LintContext) -> Iterator[Diagnostic]:
+        for entry in model.exceptions:
             if kind_of(entry) is not ExceptionKind.KERNEL:
                 continue
             flags = flags_of(entry)
@@ -144,8 +162,8 @@ class IgnoreFlag(Check):
     severity = Severity.INFO
     help = "remove the exception if it is not needed"
 
-    def check(self, context: LintContext) -> Iterator[Diagnostic]:
-        for entry in context.exceptions:
+    def check(self, model: LintModel, context: LintContext) -> Iterator[Diagnostic]:
+        for entry in model.exceptions:
             if flags_of(entry) & IGNORE:
                 yield self.diag(entry, "has 'ignore': Introcore drops it at load time", field="flags")
 

@@ -5,54 +5,61 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from hvmiex.binfile import layout as L
 from hvmiex.errors import Diagnostic, Severity, SourceLocation
 from hvmiex.lint.checks.common import flags_of, is_predefined, kind_of, name_field
-from hvmiex.lint.checks.signatures import unused_split
 from hvmiex.lint.facts import ALERT_COUNTER_BASE, FEEDBACK, NONE_NAME, SIG_COUNTER_LIMIT
-from hvmiex.lint.framework import Check, Entry, LintContext
+from hvmiex.lint.framework import Check, Entry, LintContext, LintModel
 from hvmiex.model.enums import ExceptionKind
 from hvmiex.model.records import (
     CodeBlocksSignature,
     ExportSignature,
     GlobException,
     IdtSignature,
+    KernelException,
+    KernelUserException,
+    RawObject,
+    UserApcException,
+    UserException,
     ValueCodeSignature,
     ValueSignature,
 )
 
-OBJECT_HEADER = 3
 GLOB_LOADER_STRUCT = 200  # size of Introcore's glob struct with three 64-byte arrays
 GLOB_STRING_MAX = 63  # bytes, plus the NUL (EXCEPTION_UM_GLOB_LENGTH = 64)
-MAX_BODY = 0xFFFF
-_GLOB_PREFIX = ("*", "[", "]", "?", "\\\\")
+OBJECT_HEADER = L.OBJECT_HEADER.size
+_ID = L.SIG_ID.size
+_GLOB_FIELDS = ("originator", "victim", "process")
 
 
-def _glob_bytes(text: str) -> int:
-    return len(text) + 1  # upstream quirk Q18: stored with its character count (+ NUL)
+def _glob_strings(record: GlobException) -> int:
+    return sum(len(L.encode_glob_string(getattr(record, f))) for f in _GLOB_FIELDS)
 
 
 def body_size(record: object) -> int:
-    """Size of a record's body in exceptions.bin (spec 01 §5–§6), without building it."""
+    """Size of a record's body in exceptions.bin, from the record declarations (without packing it, so
+    that oversized records can be reported)."""
+    if isinstance(record, RawObject):
+        return len(record.body)
     if isinstance(record, GlobException):
-        strings = sum(_glob_bytes(getattr(record, f)) for f in ("originator", "victim", "process"))
-        return 8 + strings + 4 * len(record.signatures)
-    if hasattr(record, "originator"):
-        return 20 + 4 * len(record.signatures)  # type: ignore[attr-defined]
+        return L.GLOB_EXCEPTION.size + _glob_strings(record) + _ID * len(record.signatures)
+    if isinstance(record, KernelException | UserException | UserApcException | KernelUserException):
+        return L.KM_EXCEPTION.size + _ID * len(record.signatures)
     if isinstance(record, CodeBlocksSignature):
-        return 10 + sum(1 + 4 * len(lst) for lst in record.lists)
+        return L.CB_SIGNATURE.size + sum(L.CB_LIST_COUNT.size + _ID * len(lst) for lst in record.lists)
     if isinstance(record, ExportSignature):
-        return 16 + 8 * len(record.entries)
+        return L.EXPORT_SIGNATURE.size + L.EXPORT_ENTRY.size * len(record.entries)
     if isinstance(record, ValueSignature):
-        return 12 + 12 * len(record.entries)
+        return L.VALUE_SIGNATURE.size + L.VALUE_ENTRY.size * len(record.entries)
     if isinstance(record, ValueCodeSignature):
-        return 12 + 2 * len(record.pattern)
+        return L.VALUE_CODE_SIGNATURE.size + 2 * len(record.pattern)
     if isinstance(record, IdtSignature):
-        return 12
-    return 24  # version-os, version-intro, process-creation
+        return L.IDT_SIGNATURE.size
+    return L.VERSION_OS_SIGNATURE.size  # version-os, version-intro, process-creation: 24 bytes each
 
 
-def _exceptions_of(context: LintContext, kind: ExceptionKind) -> list[Entry]:
-    return [e for e in context.exceptions if kind_of(e) is kind]
+def _exceptions_of(model: LintModel, kind: ExceptionKind) -> list[Entry]:
+    return [e for e in model.exceptions if kind_of(e) is kind]
 
 
 class NoExceptions(Check):
@@ -62,9 +69,9 @@ class NoExceptions(Check):
     severity = Severity.ERROR
     help = "compile signature files together with the exception files that use them"
 
-    def check(self, context: LintContext) -> Iterator[Diagnostic]:
-        if context.exceptions or not (context.signatures or context.files):
-            return
+    def check(self, model: LintModel, context: LintContext) -> Iterator[Diagnostic]:
+        if model.exceptions or context.written_exceptions or not (model.signatures or context.files):
+            return  # (refused exception objects are reported by the reader)
         where = context.files[0] if context.files else None
         yield self.diag(
             None,
@@ -81,35 +88,28 @@ class GlobNeedsRoom(Check):
     severity = Severity.ERROR
     help = "Introcore needs ~200 bytes after each glob record's start; add signatures or move globs"
 
-    def check(self, context: LintContext) -> Iterator[Diagnostic]:
-        globs = _exceptions_of(context, ExceptionKind.USER_GLOB)
-        if not globs:
+    def check(self, model: LintModel, context: LintContext) -> Iterator[Diagnostic]:
+        globs = _exceptions_of(model, ExceptionKind.USER_GLOB)
+        if not globs or model.compiled is None:
             return
-        # compiled order: unsorted prefix (upstream quirk Q2), then all globs sorted, then signatures
-        prefix = [e for e in globs if e.record.originator.startswith(_GLOB_PREFIX)]
-        ordered = prefix + sorted(globs, key=lambda e: e.record.sort_key())
-        dropped, _ = unused_split(context)
-        dropped_ids = {id(e) for e in dropped}
-        tail = sum(OBJECT_HEADER + body_size(s.record) for s in context.signatures if id(s) not in dropped_ids)
-        after: list[int] = [0] * len(ordered)
-        running = tail
-        for i in range(len(ordered) - 1, -1, -1):
-            after[i] = running
-            running += OBJECT_HEADER + body_size(ordered[i].record)
+        # walk the compiled file backwards; prefix globs occur twice (upstream quirk Q2): equal records
+        records = model.compiled.records
+        by_record: dict[object, Entry] = {e.record: e for e in globs}
+        after = 0
         reported: set[int] = set()
-        for entry, rest in zip(ordered, after, strict=True):
-            rec = entry.record
-            assert isinstance(rec, GlobException)
-            strings = sum(_glob_bytes(getattr(rec, f)) for f in ("originator", "victim", "process"))
-            available = body_size(rec) + rest  # from the start of its body to the end of the file
-            need = GLOB_LOADER_STRUCT + 8 + strings
-            if available < need and id(entry) not in reported:
-                reported.add(id(entry))
-                yield self.diag(
-                    entry,
-                    f"only {available} bytes follow the start of this glob record in the compiled file; "
-                    f"Introcore's loader needs {need} and refuses the whole file",
-                )
+        for rec in reversed(records):
+            entry = by_record.get(rec) if isinstance(rec, GlobException) else None
+            if entry is not None and id(entry) not in reported and isinstance(rec, GlobException):
+                available = body_size(rec) + after  # from the start of its body to the end of the file
+                need = GLOB_LOADER_STRUCT + L.GLOB_EXCEPTION.size + _glob_strings(rec)
+                if available < need:
+                    reported.add(id(entry))
+                    yield self.diag(
+                        entry,
+                        f"only {available} bytes follow the start of this glob record in the compiled file; "
+                        f"Introcore's loader needs {need} and refuses the whole file",
+                    )
+            after += OBJECT_HEADER + body_size(rec)
 
 
 class KernelUserNoName(Check):
@@ -119,8 +119,8 @@ class KernelUserNoName(Check):
     severity = Severity.WARNING
     help = "name the originator, use '*', or add 'feedback'"
 
-    def check(self, context: LintContext) -> Iterator[Diagnostic]:
-        for entry in _exceptions_of(context, ExceptionKind.KERNEL_USER):
+    def check(self, model: LintModel, context: LintContext) -> Iterator[Diagnostic]:
+        for entry in _exceptions_of(model, ExceptionKind.KERNEL_USER):
             orig = name_field(entry, "originator")
             if is_predefined(orig, NONE_NAME) and not flags_of(entry) & FEEDBACK:
                 yield self.diag(
@@ -138,21 +138,21 @@ class Limits(Check):
     severity = Severity.ERROR
     help = "split the object, or shorten the strings"
 
-    def check(self, context: LintContext) -> Iterator[Diagnostic]:
-        count = len(context.signatures)
-        if count >= ALERT_COUNTER_BASE and context.signatures:
+    def check(self, model: LintModel, context: LintContext) -> Iterator[Diagnostic]:
+        count = len(model.signatures)
+        if count >= ALERT_COUNTER_BASE and model.signatures:
             yield self.diag(
-                context.signatures[-1],
+                model.signatures[-1],
                 f"{count} signatures: ids from 0x200000 on collide with the ids Introcore gives alert "
                 "signatures" + (" and overflow the 22-bit counter" if count >= SIG_COUNTER_LIMIT else ""),
                 severity=Severity.ERROR if count >= SIG_COUNTER_LIMIT else Severity.WARNING,
             )
-        for entry in context.exceptions:
+        for entry in model.exceptions:
             rec = entry.record
-            if body_size(rec) > MAX_BODY:
+            if body_size(rec) > L.MAX_BODY:
                 yield self.diag(entry, f"record body of {body_size(rec)} bytes exceeds 65535", field="signatures")
             if isinstance(rec, GlobException):
-                for field in ("originator", "victim", "process"):
+                for field in _GLOB_FIELDS:
                     size = len(getattr(rec, field).encode("utf-8"))
                     if size > GLOB_STRING_MAX:
                         yield self.diag(
@@ -161,9 +161,9 @@ class Limits(Check):
                             "and refuses the whole file",
                             field=field,
                         )
-        for entry in context.signatures:
+        for entry in model.signatures:
             rec = entry.record
-            if body_size(rec) > MAX_BODY:
+            if body_size(rec) > L.MAX_BODY:
                 yield self.diag(entry, f"record body of {body_size(rec)} bytes exceeds 65535")
             counted: list[tuple[str, int]] = []
             if isinstance(rec, CodeBlocksSignature):

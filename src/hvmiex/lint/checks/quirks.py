@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterator
+from typing import Any
 
 from hvmiex.errors import Diagnostic, Severity, SourceLocation
 from hvmiex.lint.checks.common import (
@@ -20,7 +21,7 @@ from hvmiex.lint.checks.common import (
     text_of,
 )
 from hvmiex.lint.facts import INTEGRITY, KUM_KERNEL, MODULE_LOAD, NON_DRIVER, OWN_NAME, RETURN
-from hvmiex.lint.framework import Check, Entry, LintContext
+from hvmiex.lint.framework import Check, Entry, LintContext, LintModel
 from hvmiex.model.enums import ExceptionKind
 from hvmiex.model.records import GlobException
 
@@ -55,9 +56,9 @@ class GroupDroppedUpstream(Check):
     severity = Severity.WARNING
     help = "hvmiex expands it; list the members by hand if the file must also build with upstream's compiler"
 
-    def check(self, context: LintContext) -> Iterator[Diagnostic]:
+    def check(self, model: LintModel, context: LintContext) -> Iterator[Diagnostic]:
         kinds = (ExceptionKind.USER_APC, ExceptionKind.KERNEL_USER, ExceptionKind.USER_GLOB)
-        for entry in sources_or_exceptions(context):
+        for entry in sources_or_exceptions(model):
             if kind_of(entry) not in kinds:
                 continue
             for field, group in _group_fields(entry, context.groups):
@@ -76,8 +77,8 @@ class GroupCrashesUpstream(Check):
     severity = Severity.WARNING
     help = "hvmiex expands it; list the members by hand if the file must also build with upstream's compiler"
 
-    def check(self, context: LintContext) -> Iterator[Diagnostic]:
-        for entry in sources_or_exceptions(context):
+    def check(self, model: LintModel, context: LintContext) -> Iterator[Diagnostic]:
+        for entry in sources_or_exceptions(model):
             if kind_of(entry) is not ExceptionKind.KERNEL:
                 continue
             fields = _group_fields(entry, context.groups)
@@ -111,8 +112,8 @@ class EscapeLowercasedByGroup(Check):
     severity = Severity.WARNING
     help = "write the escaped bytes in lower case, or list the group members by hand"
 
-    def check(self, context: LintContext) -> Iterator[Diagnostic]:
-        for entry in sources_or_exceptions(context):
+    def check(self, model: LintModel, context: LintContext) -> Iterator[Diagnostic]:
+        for entry in sources_or_exceptions(model):
             if kind_of(entry) is not ExceptionKind.USER or is_linux(entry):
                 continue
             groups = _group_fields(entry, context.groups)
@@ -150,8 +151,8 @@ class KernelUserPredefined(Check):
     severity = Severity.WARNING
     help = "name the module or process; with 'kernel' name the driver file (e.g. ntoskrnl.exe)"
 
-    def check(self, context: LintContext) -> Iterator[Diagnostic]:
-        for entry in context.exceptions:
+    def check(self, model: LintModel, context: LintContext) -> Iterator[Diagnostic]:
+        for entry in model.exceptions:
             if kind_of(entry) is not ExceptionKind.KERNEL_USER:
                 continue
             for field in ("victim", "process"):
@@ -180,9 +181,9 @@ class KernelFlagInUserMode(Check):
     severity = Severity.ERROR
     help = "user-mode exceptions accept only common and user-mode flag names"
 
-    def check(self, context: LintContext) -> Iterator[Diagnostic]:
+    def check(self, model: LintModel, context: LintContext) -> Iterator[Diagnostic]:
         kinds = (ExceptionKind.USER, ExceptionKind.USER_APC, ExceptionKind.USER_GLOB)
-        for entry in sources_or_exceptions(context):
+        for entry in sources_or_exceptions(model):
             if kind_of(entry) not in kinds:
                 continue
             tokens = flag_tokens(entry) or ()
@@ -204,8 +205,8 @@ class VersionMasked(Check):
     severity = Severity.WARNING
     help = "write a number between 0 and 4294967295"
 
-    def check(self, context: LintContext) -> Iterator[Diagnostic]:
-        for entry in context.signatures:
+    def check(self, model: LintModel, context: LintContext) -> Iterator[Diagnostic]:
+        for entry in model.signatures:
             raw = entry.raw
             if raw is None or raw.get("sig_type") != "version-os":
                 continue
@@ -236,8 +237,8 @@ class GlobNonAscii(Check):
     severity = Severity.WARNING
     help = "use ASCII glob patterns ('?' matches one character)"
 
-    def check(self, context: LintContext) -> Iterator[Diagnostic]:
-        for entry in context.exceptions:
+    def check(self, model: LintModel, context: LintContext) -> Iterator[Diagnostic]:
+        for entry in model.exceptions:
             rec = entry.record
             if not isinstance(rec, GlobException):
                 continue
@@ -259,8 +260,8 @@ class FlatHashList(Check):
     severity = Severity.WARNING
     help = "write codeblocks hashes as a list of lists and create_mask as a list of names"
 
-    def check(self, context: LintContext) -> Iterator[Diagnostic]:
-        for entry in context.signatures:
+    def check(self, model: LintModel, context: LintContext) -> Iterator[Diagnostic]:
+        for entry in model.signatures:
             raw = entry.raw
             if raw is None:
                 continue
@@ -287,8 +288,8 @@ class LinuxNameTrimmed14(Check):
     severity = Severity.WARNING
     help = "a Linux comm keeps 15 characters; this field is cut to 14, so the hashes never agree"
 
-    def check(self, context: LintContext) -> Iterator[Diagnostic]:
-        for entry in context.exceptions:
+    def check(self, model: LintModel, context: LintContext) -> Iterator[Diagnostic]:
+        for entry in model.exceptions:
             if not is_linux(entry):
                 continue
             for field in FIELDS:
@@ -311,8 +312,8 @@ class NonAsciiName(Check):
     severity = Severity.WARNING
     help = "Introcore folds only A-Z and hashes process names as 8-bit bytes; use the name's exact runtime form"
 
-    def check(self, context: LintContext) -> Iterator[Diagnostic]:
-        for entry in context.exceptions:
+    def check(self, model: LintModel, context: LintContext) -> Iterator[Diagnostic]:
+        for entry in model.exceptions:
             for field in FIELDS:
                 name = name_field(entry, field)
                 if name is not None and is_hashed(name) and name.text is not None and not name.text.isascii():
@@ -331,8 +332,8 @@ class HashNeverMatches(Check):
     severity = Severity.WARNING
     help = "see spec 02 §6.8 for how to write the field so that it can match"
 
-    def check(self, context: LintContext) -> Iterator[Diagnostic]:
-        for entry in context.exceptions:
+    def check(self, model: LintModel, context: LintContext) -> Iterator[Diagnostic]:
+        for entry in model.exceptions:
             yield from self._one(entry)
 
     def _one(self, entry: Entry) -> Iterator[Diagnostic]:
@@ -383,14 +384,15 @@ class HashNeverMatches(Check):
 class GlobScanStop(Check):
     code = "HX412"
     name = "glob-scan-stop"
-    title = "Glob originator starting with a backslash stops Introcore's glob scan (spec 03 §5.3)"
+    title = "Glob originator starting with two backslashes stops Introcore's glob scan (spec 03 §5.3)"
     severity = Severity.WARNING
     help = "start the originator with a glob character or a letter"
 
-    def check(self, context: LintContext) -> Iterator[Diagnostic]:
-        for entry in context.exceptions:
+    def check(self, model: LintModel, context: LintContext) -> Iterator[Diagnostic]:
+        for entry in model.exceptions:
             rec = entry.record
-            if isinstance(rec, GlobException) and rec.originator.startswith("\\"):
+            # upstream quirk Q2: only a two-backslash start puts a non-exempt record in the unsorted prefix
+            if isinstance(rec, GlobException) and rec.originator.startswith("\\\\"):
                 yield self.diag(
                     entry,
                     f"'{rec.originator}' lands in the unsorted glob prefix but is not exempt from the first-"
@@ -407,7 +409,7 @@ class FileTwice(Check):
     severity = Severity.WARNING
     help = "pass each file once"
 
-    def check(self, context: LintContext) -> Iterator[Diagnostic]:
+    def check(self, model: LintModel, context: LintContext) -> Iterator[Diagnostic]:
         counts = Counter(context.files)
         for path, n in counts.items():
             if n > 1:
@@ -416,6 +418,38 @@ class FileTwice(Check):
                     f"is given {n} times: upstream compiles it {n} times (duplicated records or a duplicate-"
                     "signature error)",
                     location=SourceLocation(path),
+                )
+
+
+def _strings_with_slashes(value: Any, path: str) -> Iterator[tuple[str, str]]:
+    if isinstance(value, str):
+        if "//" in value:
+            yield path, value
+    elif isinstance(value, dict):
+        for k, v in value.items():
+            yield from _strings_with_slashes(v, str(k) if not path else f"{path}.{k}")
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            yield from _strings_with_slashes(v, f"{path}[{i}]")
+
+
+class SlashesInString(Check):
+    code = "HX414"
+    name = "slashes-in-string"
+    title = "'//' inside a string: upstream's comment stripper cuts the line there (Q9)"
+    severity = Severity.WARNING
+    help = "hvmiex reads it correctly; upstream's compiler fails with a JSON error on this file"
+
+    def check(self, model: LintModel, context: LintContext) -> Iterator[Diagnostic]:
+        for entry in (*sources_or_exceptions(model), *model.signatures):
+            if entry.raw is None:
+                continue
+            for path, text in _strings_with_slashes(entry.raw, ""):
+                yield self.diag(
+                    entry,
+                    f"'{text}' contains '//': upstream removes everything from there to the end of the line as a "
+                    "comment, so its compiler cannot read this file (upstream quirk Q9)",
+                    field=path,
                 )
 
 
@@ -433,4 +467,5 @@ CHECKS: tuple[type[Check], ...] = (
     HashNeverMatches,
     GlobScanStop,
     FileTwice,
+    SlashesInString,
 )

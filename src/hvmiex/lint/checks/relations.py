@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 from hvmiex.errors import Diagnostic, Severity
 from hvmiex.lint.checks.common import FIELDS, flags_of, kind_of, name_field, obj_type
@@ -30,7 +31,7 @@ from hvmiex.lint.facts import (
     UM_PROCESS_CREATION,
     UM_RESTRICTING,
 )
-from hvmiex.lint.framework import Check, Entry, LintContext
+from hvmiex.lint.framework import Check, Entry, LintContext, LintModel
 from hvmiex.model.enums import ExceptionKind, SignatureType
 from hvmiex.model.records import GlobException
 
@@ -78,9 +79,9 @@ class DuplicateException(Check):
     severity = Severity.WARNING
     help = "remove one of the two"
 
-    def check(self, context: LintContext) -> Iterator[Diagnostic]:
+    def check(self, model: LintModel, context: LintContext) -> Iterator[Diagnostic]:
         first: dict[tuple[object, ...], Entry] = {}
-        for entry in context.exceptions:
+        for entry in model.exceptions:
             key = record_key(entry)
             earlier = first.get(key)
             if earlier is None:
@@ -92,99 +93,100 @@ class DuplicateException(Check):
 # ------------------------------------------------------------------------------------------ shadowing
 
 
-def _list_of(entry: Entry) -> str:
-    """Which of Introcore's lists the record is loaded into (spec 01 §9.4, spec 03 §5.1)."""
+@dataclass(frozen=True, slots=True)
+class _Facts:
+    """What shadowing looks at, computed once per exception."""
+
+    entry: Entry
+    family: str
+    flags: int
+    list: str  # which of Introcore's lists the record is loaded into (spec 01 §9.4, spec 03 §5.1)
+    orig: object
+    victim: object
+    process: object
+    type: int
+    type_name: str
+    sigs: frozenset[int]
+    key: tuple[object, ...]
+    pos: int  # rank in the compiler's sorted order = stored order inside each list
+
+
+def _facts(entry: Entry, pos: int) -> _Facts:
     family = _FAMILY[kind_of(entry)]
     flags = flags_of(entry)
     orig = _value(entry, "originator")
-    if family == "um" and obj_type(entry) == UM_PROCESS_CREATION:
-        return "um-pc-fb" if flags & FEEDBACK else "um-pc"
-    if flags & FEEDBACK:
-        return family + "-fb"
-    if orig == ANY_NAME:
-        return family + "-generic"
-    if orig == NONE_NAME:
-        return family + "-noname"
-    return family + "-bucket"
+    otype = obj_type(entry)
+    if family == "um" and otype == UM_PROCESS_CREATION:
+        lst = "um-pc-fb" if flags & FEEDBACK else "um-pc"
+    elif flags & FEEDBACK:
+        lst = family + "-fb"
+    elif orig == ANY_NAME:
+        lst = family + "-generic"
+    elif orig == NONE_NAME:
+        lst = family + "-noname"
+    else:
+        lst = family + "-bucket"
+    process = _value(entry, "process") if family != "km" else ANY_NAME
+    return _Facts(
+        entry, family, flags, lst, orig, _value(entry, "victim"), process, int(entry.record.object_type), otype,
+        frozenset(_sig_ids(entry)), record_key(entry), pos,
+    )
 
 
-def _restricting(entry: Entry) -> int:
-    family = _FAMILY[kind_of(entry)]
-    if family == "km":
-        return KM_RESTRICTING & ~(SMAP | SMEP)
-    if family == "kum":
-        return KUM_RESTRICTING
-    return UM_RESTRICTING
+_RESTRICTING = {"km": KM_RESTRICTING & ~(SMAP | SMEP), "kum": KUM_RESTRICTING, "um": UM_RESTRICTING}
+_MUST_EQUAL = {
+    "km": RETURN | RETURN_DRV | LINUX,
+    "kum": RETURN | RETURN_DRV | LINUX | KUM_USER | KUM_KERNEL,
+    "um": RETURN | LINUX,
+}
+_EXPORT_CODE = int(SignatureType.EXPORT)
 
 
-def _must_equal(entry: Entry) -> int:
-    family = _FAMILY[kind_of(entry)]
-    if family == "km":
-        return RETURN | RETURN_DRV | LINUX
-    if family == "kum":
-        return RETURN | RETURN_DRV | LINUX | KUM_USER | KUM_KERNEL
-    return RETURN | LINUX
-
-
-def covers(a: Entry, b: Entry) -> bool:
+def covers(a: _Facts, b: _Facts) -> bool:
     """Does ``a`` match (and allow) every violation ``b`` matches and allows? (conservative)"""
-    fa, fb = flags_of(a), flags_of(b)
+    fa, fb = a.flags, b.flags
     if (fa | fb) & IGNORE:
         return False
-    if _FAMILY[kind_of(a)] == "um" and fa & ONE_TIME:
+    if a.family == "um" and fa & ONE_TIME:
         return False  # stateful: consumed once, later violations reach the next candidates
-    if (fa ^ fb) & _must_equal(a):
+    if (fa ^ fb) & _MUST_EQUAL[a.family]:
         return False
     if (fb & ACCESS) & ~fa or (fb & (ARCH32 | ARCH64)) & ~fa:
         return False
-    if (fa & _restricting(a)) & ~(fb & _restricting(b)):
+    restricting = _RESTRICTING[a.family]
+    if (fa & restricting) & ~(fb & restricting):
         return False
-    ta, tb = int(a.record.object_type), int(b.record.object_type)
-    if ta == 0 or tb == 0 or (ta != 1 and ta != tb):
+    if a.type == 0 or b.type == 0 or (a.type != 1 and a.type != b.type):
         return False
-    if _FAMILY[kind_of(a)] == "km" and obj_type(a) == "cr4":
+    if a.family == "km" and a.type_name == "cr4":
         sa, sb = fa & (SMAP | SMEP), fb & (SMAP | SMEP)
         if sa != SMAP | SMEP and (sb & ~sa or not sb):
             return False
-    va, vb = _value(a, "victim"), _value(b, "victim")
-    if va != vb and va != ANY_NAME:
+    if a.victim != b.victim and a.victim != ANY_NAME:
         return False
-    if _FAMILY[kind_of(a)] != "km":
-        pa, pb = _value(a, "process"), _value(b, "process")
-        if pa != pb and pa != ANY_NAME:
-            return False
-    sa_ids, sb_ids = set(_sig_ids(a)), set(_sig_ids(b))
-    if sa_ids and sa_ids != sb_ids:
+    if a.process != b.process and a.process != ANY_NAME:
         return False
-    if not sa_ids and sb_ids and _FAMILY[kind_of(a)] == "um":
-        export = int(SignatureType.EXPORT)
-        if any(i >> SIG_SHIFT == export for i in sb_ids):
-            return False  # spec 03 §8: injections into a module need an export signature
-    return True
+    if a.sigs and a.sigs != b.sigs:
+        return False
+    # spec 03 §8: an injection into a module needs an export signature, so 'a' without one does not cover 'b'
+    needs_export = a.family == "um" and any(i >> SIG_SHIFT == _EXPORT_CODE for i in b.sigs)
+    return bool(a.sigs) or not needs_export
 
 
-def precedes(a: Entry, b: Entry, pos: dict[int, int]) -> bool:
+def precedes(a: _Facts, b: _Facts) -> bool:
     """Is ``a`` evaluated before ``b`` for every violation that ``b`` matches? (spec 03 §6.3)"""
-    la, lb = _list_of(a), _list_of(b)
-    oa, ob = _value(a, "originator"), _value(b, "originator")
-    family = _FAMILY[kind_of(a)]
-    earlier = pos[id(a)] < pos[id(b)]  # stored order inside a list = the compiler's sorted order
+    la, lb, family = a.list, b.list, a.family
     if la == lb:
         # bucket scans only evaluate equal originators; the other lists evaluate '*' entries for anyone
-        return earlier and (oa == ob or (oa == ANY_NAME and not la.endswith("-bucket")))
+        return a.pos < b.pos and (a.orig == b.orig or (a.orig == ANY_NAME and not la.endswith("-bucket")))
     if la == "um-pc" and lb == "um-pc-fb":
-        return oa in (ANY_NAME, ob)
-    named_b = ob not in (ANY_NAME, NONE_NAME, NONAME) and not flags_of(b) & (RETURN | RETURN_DRV)
-    if not named_b or (family == "kum" and flags_of(b) & KUM_KERNEL):
+        return a.orig in (ANY_NAME, b.orig)
+    named_b = b.orig not in (ANY_NAME, NONE_NAME, NONAME) and not b.flags & (RETURN | RETURN_DRV)
+    if not named_b or (family == "kum" and b.flags & KUM_KERNEL):
         return False
     if la == family + "-generic" and lb in (family + "-bucket", family + "-fb"):
         return True  # the generic list is scanned whenever the originator has a name
-    return la == family + "-bucket" and lb == family + "-fb" and oa == ob
-
-
-def _triple(entry: Entry) -> tuple[object, object, object]:
-    process = _value(entry, "process") if kind_of(entry) is not ExceptionKind.KERNEL else ANY_NAME
-    return _value(entry, "originator"), _value(entry, "victim"), process
+    return la == family + "-bucket" and lb == family + "-fb" and a.orig == b.orig
 
 
 class ShadowedException(Check):
@@ -194,34 +196,34 @@ class ShadowedException(Check):
     severity = Severity.WARNING
     help = "remove it, or narrow the earlier exception"
 
-    def check(self, context: LintContext) -> Iterator[Diagnostic]:
+    def check(self, model: LintModel, context: LintContext) -> Iterator[Diagnostic]:
         by_family: dict[str, list[Entry]] = defaultdict(list)
-        for entry in context.exceptions:
+        for entry in model.exceptions:
             family = _FAMILY[kind_of(entry)]
             if family != "glob":
                 by_family[family].append(entry)
         for entries in by_family.values():
             order = sorted(range(len(entries)), key=lambda i: (entries[i].record.sort_key(), i))
-            pos = {id(entries[i]): rank for rank, i in enumerate(order)}
+            facts = [_facts(entries[i], rank) for rank, i in enumerate(order)]  # in stored order
             # a covering exception has each of originator, victim, process equal or '*': index on all three
-            index: dict[tuple[object, object, object], list[Entry]] = defaultdict(list)
-            for entry in entries:
-                index[_triple(entry)].append(entry)
-            keys = {id(e): record_key(e) for e in entries}
-            for b in entries:
-                o, v, p = _triple(b)
-                combos = {(o2, v2, p2) for o2 in (o, ANY_NAME) for v2 in (v, ANY_NAME) for p2 in (p, ANY_NAME)}
-                candidates = sorted((a for combo in combos for a in index.get(combo, ())), key=lambda a: pos[id(a)])
+            index: dict[tuple[object, object, object], list[_Facts]] = defaultdict(list)
+            for f in facts:
+                index[(f.orig, f.victim, f.process)].append(f)
+            found: list[tuple[int, Diagnostic]] = []
+            for b in facts:
+                combos = {(o, v, p) for o in (b.orig, ANY_NAME) for v in (b.victim, ANY_NAME) for p in (b.process, ANY_NAME)}
+                candidates = sorted((a for c in combos for a in index.get(c, ())), key=lambda a: a.pos)
                 for a in candidates:
-                    if a is b or keys[id(a)] == keys[id(b)]:
+                    if a is b or a.key == b.key:
                         continue  # identical records are HX201
-                    if precedes(a, b, pos) and covers(a, b):
-                        yield self.diag(
-                            b,
-                            f"is never reached: the exception at {_where(a)} is evaluated first by Introcore "
-                            "and matches everything this one matches",
-                        )
+                    if precedes(a, b) and covers(a, b):
+                        found.append((b.pos, self.diag(
+                            b.entry,
+                            f"is never reached: the exception at {_where(a.entry)} is evaluated first by "
+                            "Introcore and matches everything this one matches",
+                        )))  # fmt: skip
                         break
+            yield from (d for _, d in found)
 
 
 class OverBroadException(Check):
@@ -231,8 +233,8 @@ class OverBroadException(Check):
     severity = Severity.WARNING
     help = "name the originator or the victim, or add a signature that narrows it"
 
-    def check(self, context: LintContext) -> Iterator[Diagnostic]:
-        for entry in context.exceptions:
+    def check(self, model: LintModel, context: LintContext) -> Iterator[Diagnostic]:
+        for entry in model.exceptions:
             if entry.record.signatures or flags_of(entry) & IGNORE:
                 continue
             if isinstance(entry.record, GlobException):
@@ -252,9 +254,9 @@ class TrimCollision(Check):
     severity = Severity.WARNING
     help = "the exception also covers every process whose name starts with the same characters"
 
-    def check(self, context: LintContext) -> Iterator[Diagnostic]:
+    def check(self, model: LintModel, context: LintContext) -> Iterator[Diagnostic]:
         users: dict[tuple[int, str], dict[str, list[tuple[Entry, str]]]] = defaultdict(dict)
-        for entry in context.exceptions:
+        for entry in model.exceptions:
             for field in FIELDS:
                 name = name_field(entry, field)
                 if name is None or name.text is None or name.rule is None or name.rule.trim is None:

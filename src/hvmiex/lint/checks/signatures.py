@@ -6,8 +6,8 @@ from collections.abc import Iterable, Iterator
 
 from hvmiex.errors import Diagnostic, Severity
 from hvmiex.lint.checks.common import arch_bits, flags_of, is_linux, kind_of
-from hvmiex.lint.facts import ARCH32, ARCH64, LINUX, SIG_SHIFT
-from hvmiex.lint.framework import Check, Entry, LintContext
+from hvmiex.lint.facts import ARCH32, ARCH64, SIG_SHIFT
+from hvmiex.lint.framework import Check, Entry, LintContext, LintModel
 from hvmiex.model.enums import ExceptionKind, SignatureFlag, SignatureKind, SignatureType
 from hvmiex.model.records import CodeBlocksSignature, ExportSignature, ValueSignature
 
@@ -22,28 +22,24 @@ def _sig_key(entry: Entry) -> str | int:
     return name if name is not None else int(getattr(entry.record, "id", 0))
 
 
-def referenced_keys(context: LintContext) -> set[str | int]:
+def referenced_keys(model: LintModel) -> set[str | int]:
     keys: set[str | int] = set()
-    for entry in context.exceptions:
+    for entry in model.exceptions:
         for ref in entry.record.signatures:
             keys.add(_ref_key(ref))
             keys.add(int(ref.id))
     return keys
 
 
-def unused_split(context: LintContext) -> tuple[list[Entry], list[Entry]]:
-    """(dropped, kept) unused signatures, reproducing the compiler's removal walk (upstream quirk Q1)."""
-    used = referenced_keys(context)
-    ordered = sorted(context.signatures, key=lambda e: int(getattr(e.record, "id", 0)))
-    dropped: list[Entry] = []
-    kept: list[Entry] = []
-    i = 0
-    while i < len(ordered):
-        if _sig_key(ordered[i]) not in used:
-            dropped.append(ordered.pop(i))
-        i += 1  # upstream quirk Q1: the element shifted into slot i is never examined
-    kept = [e for e in ordered if _sig_key(e) not in used]
-    return dropped, kept
+def unused_split(model: LintModel) -> tuple[list[Entry], list[Entry]]:
+    """(dropped, kept) unused signatures. Which ones the compiler keeps (upstream quirk Q1) is read from
+    the compiled file; without one, every unused signature counts as dropped."""
+    used = referenced_keys(model)
+    unused = [e for e in model.signatures if _sig_key(e) not in used]
+    if model.compiled is None:
+        return unused, []
+    present = {id(s) for s in model.compiled.signatures}
+    return [e for e in unused if id(e.record) not in present], [e for e in unused if id(e.record) in present]
 
 
 class UnusedSignature(Check):
@@ -53,8 +49,8 @@ class UnusedSignature(Check):
     severity = Severity.WARNING
     help = "remove it, or reference it from the exception it was written for"
 
-    def check(self, context: LintContext) -> Iterator[Diagnostic]:
-        dropped, _ = unused_split(context)
+    def check(self, model: LintModel, context: LintContext) -> Iterator[Diagnostic]:
+        dropped, _ = unused_split(model)
         for entry in dropped:
             yield self.diag(entry, "is not referenced by any exception; the compiler drops it")
 
@@ -66,8 +62,8 @@ class UnusedSignatureKept(Check):
     severity = Severity.WARNING
     help = "remove it: it ships in exceptions.bin although nothing uses it"
 
-    def check(self, context: LintContext) -> Iterator[Diagnostic]:
-        _, kept = unused_split(context)
+    def check(self, model: LintModel, context: LintContext) -> Iterator[Diagnostic]:
+        _, kept = unused_split(model)
         for entry in kept:
             yield self.diag(
                 entry,
@@ -83,10 +79,10 @@ class MissingSignature(Check):
     severity = Severity.ERROR
     help = "define the signature in a file with a top-level \"Signatures\" array, or fix the name"
 
-    def check(self, context: LintContext) -> Iterator[Diagnostic]:
-        names = {n for n in (getattr(e.record, "name", None) for e in context.signatures) if n is not None}
-        ids = {int(getattr(e.record, "id", 0)) for e in context.signatures}
-        for entry in context.exceptions:
+    def check(self, model: LintModel, context: LintContext) -> Iterator[Diagnostic]:
+        names = {n for n in (getattr(e.record, "name", None) for e in model.signatures) if n is not None}
+        ids = {int(getattr(e.record, "id", 0)) for e in model.signatures}
+        for entry in model.exceptions:
             for ref in entry.record.signatures:
                 if ref.name is not None:
                     if ref.name not in names:
@@ -102,8 +98,8 @@ class CodeblocksScore(Check):
     severity = Severity.WARNING
     help = "lower 'score' to at most the length of the shortest list, or add hashes"
 
-    def check(self, context: LintContext) -> Iterator[Diagnostic]:
-        for entry in context.signatures:
+    def check(self, model: LintModel, context: LintContext) -> Iterator[Diagnostic]:
+        for entry in model.signatures:
             sig = entry.record
             if not isinstance(sig, CodeBlocksSignature) or not sig.lists:
                 continue
@@ -133,10 +129,20 @@ class ValueScore(Check):
     severity = Severity.ERROR
     help = "lower 'score' to at most the number of entries in 'hashes'"
 
-    def check(self, context: LintContext) -> Iterator[Diagnostic]:
-        for entry in context.signatures:
+    def check(self, model: LintModel, context: LintContext) -> Iterator[Diagnostic]:
+        for entry in model.signatures:
             sig = entry.record
             if isinstance(sig, ValueSignature) and sig.score > len(sig.entries):
+                if sig.flags.value & int(SignatureFlag.CLI):
+                    # a 'cli' group passes when the originator has no command line (spec 03 §9.5)
+                    yield self.diag(
+                        entry,
+                        f"score {sig.score} is larger than its {len(sig.entries)} hash(es): it only passes for "
+                        "processes without a command line",
+                        field="score",
+                        severity=Severity.WARNING,
+                    )
+                    continue
                 yield self.diag(
                     entry,
                     f"score {sig.score} is larger than its {len(sig.entries)} hash(es): the signature can "
@@ -152,8 +158,8 @@ class ExportLibraryCase(Check):
     severity = Severity.WARNING
     help = "write 'library' in lower case: Introcore lower-cases module names before hashing"
 
-    def check(self, context: LintContext) -> Iterator[Diagnostic]:
-        for entry in context.signatures:
+    def check(self, model: LintModel, context: LintContext) -> Iterator[Diagnostic]:
+        for entry in model.signatures:
             sig = entry.record
             if isinstance(sig, ExportSignature):
                 text = sig.library.text
@@ -183,29 +189,38 @@ def _groups(ids: Iterable[int]) -> list[list[int]]:
     return groups
 
 
+_GUEST_ONLY = frozenset(
+    {SignatureKind.IDT, SignatureKind.PROCESS_CREATION, SignatureKind.VERSION_OS, SignatureKind.VERSION_INTRO}
+)
+_MEDIUM_OK = {
+    SignatureKind.CODEBLOCKS: frozenset({ExceptionKind.USER, ExceptionKind.USER_APC, ExceptionKind.USER_GLOB}),
+    SignatureKind.VALUE_CODE: frozenset(
+        {ExceptionKind.USER, ExceptionKind.USER_APC, ExceptionKind.USER_GLOB, ExceptionKind.KERNEL_USER}
+    ),
+}
+
+
 def _usable(sig_flags: int, sig_kind: SignatureKind, exc: Entry) -> str | None:
-    """Why a signature can never be used by this exception (None when it can)."""
+    """Why a signature can never be used by this exception (None when it can), spec 03 §9.1-§9.4."""
     kind = kind_of(exc)
-    sig_linux = bool(sig_flags & int(SignatureFlag.LINUX))
-    if sig_linux != is_linux(exc):
+    if sig_kind is SignatureKind.EXPORT and kind in (ExceptionKind.KERNEL, ExceptionKind.USER_GLOB):
+        return None  # the export verifier passes without looking for these kinds
+    if bool(sig_flags & int(SignatureFlag.LINUX)) != is_linux(exc):
         return "is for the other OS (linux flag differs)"
-    if sig_flags & int(SignatureFlag.MEDIUM):
-        medium_ok = {
-            SignatureKind.CODEBLOCKS: {ExceptionKind.USER, ExceptionKind.USER_APC, ExceptionKind.USER_GLOB},
-            SignatureKind.VALUE_CODE: {
-                ExceptionKind.USER, ExceptionKind.USER_APC, ExceptionKind.USER_GLOB, ExceptionKind.KERNEL_USER
-            },
-        }.get(sig_kind)
-        if medium_ok is not None and kind not in medium_ok:
-            return "has 'medium', which is only used at the user-mode extraction level"
-    if sig_kind is SignatureKind.EXPORT and kind is not ExceptionKind.KERNEL_USER:
-        return None  # export on UM may depend on the victim's bitness; on KM/glob it always passes
+    medium_ok = _MEDIUM_OK.get(sig_kind)
+    if sig_flags & int(SignatureFlag.MEDIUM) and medium_ok is not None and kind not in medium_ok:
+        return "has 'medium', which is only used at the user-mode extraction level"
+    if sig_kind is SignatureKind.EXPORT:
+        return None  # user-mode: may depend on the victim process's bitness
     arch = arch_bits(exc)
-    needs: set[bool] = set()
+    user_windows = kind in (ExceptionKind.USER, ExceptionKind.USER_APC, ExceptionKind.USER_GLOB) and not is_linux(exc)
+    needs: set[bool] = set()  # possible values of Introcore's "requires 64-bit" predicate
     if arch & ARCH64:
         needs.add(True)
     if arch & ARCH32:
         needs.add(False)
+        if user_windows and sig_kind in _GUEST_ONLY:
+            needs.add(True)  # a '32' user exception also matches WoW64 processes on 64-bit guests
     ok = any(
         (sig_flags & int(SignatureFlag.ARCH64)) if n else (sig_flags & int(SignatureFlag.ARCH32)) for n in needs
     )
@@ -222,9 +237,9 @@ class SignatureNeverUsable(Check):
     severity = Severity.ERROR
     help = "give the signature the same 'linux' and 32/64 flags as the exceptions that use it"
 
-    def check(self, context: LintContext) -> Iterator[Diagnostic]:
-        by_id = context.signature_by_id()
-        for exc in context.exceptions:
+    def check(self, model: LintModel, context: LintContext) -> Iterator[Diagnostic]:
+        by_id = model.signature_by_id()
+        for exc in model.exceptions:
             ids = [int(r.id) for r in exc.record.signatures]
             for group in _groups(ids):
                 reasons: list[str] = []
@@ -253,8 +268,8 @@ class SignatureKindMismatch(Check):
     severity = Severity.ERROR
     help = "idt signatures work only on kernel exceptions; process-creation signatures only on user ones"
 
-    def check(self, context: LintContext) -> Iterator[Diagnostic]:
-        for exc in context.exceptions:
+    def check(self, model: LintModel, context: LintContext) -> Iterator[Diagnostic]:
+        for exc in model.exceptions:
             kind = kind_of(exc)
             for group in _groups(int(r.id) for r in exc.record.signatures):
                 sig_kind = _kind_of_id(group[0])
@@ -289,4 +304,3 @@ CHECKS: tuple[type[Check], ...] = (
     SignatureNeverUsable,
     SignatureKindMismatch,
 )
-_ = LINUX
