@@ -66,7 +66,7 @@ def bench_parse(path: Path, raw_size: int) -> None:
         if isinstance(item, LogViolation):
             violations += 1
             if violations % 5000 == 0:
-                samples.append((stats.lines, rss_mb()))
+                samples.append((violations, rss_mb()))
     cpu = time.process_time() - start_cpu
     wall = time.perf_counter() - start_wall
     disk = path.stat().st_size
@@ -76,7 +76,7 @@ def bench_parse(path: Path, raw_size: int) -> None:
           f"(wall {wall:.2f} s, {raw_size / 1e6 / wall:.1f} MB/s); {violations / cpu:.0f} violations/s")  # fmt: skip
     if samples:
         picks = [samples[0], samples[len(samples) // 2], samples[-1]]
-        shown = ", ".join(f"{lines / 1e6:.1f}M lines: {mb:.0f} MB" for lines, mb in picks)
+        shown = ", ".join(f"after {n} violations: {mb:.0f} MB" for n, mb in picks)
         print(f"RSS while parsing (start {base_rss:.0f} MB): {shown}")
     print(f"peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e3:.0f} MB")
 

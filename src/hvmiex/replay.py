@@ -24,7 +24,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from hvmiex.errors import HvmiexError
+from hvmiex.errors import Diagnostic, HvmiexError
 
 SCHEMA = "hvmiex-replay/1"
 DEFAULT_MAX_ITEMS = 200_000  # rows kept for the table; counts are always complete
@@ -509,6 +509,7 @@ class Replayer:
         self.notes: list[str] = []
         self._loaded: dict[GuestOS, bool] = {}
         spare: dict[GuestOS, Engine] = {}
+        refusal: tuple[Diagnostic, ...] = ()
         messages: list[str] = []
         for guest_os in (GuestOS.WINDOWS, GuestOS.LINUX):
             probe = Engine(guest_os)
@@ -517,10 +518,8 @@ class Replayer:
             spare[guest_os] = probe  # the first guest of this OS gets it
             if result.status is not UpdateStatus.LOADED:
                 messages.append(f"{guest_os.value}: {result.message}")
-                reasons = tuple(result.load.report.reasons) if result.load else ()
-                self._refusal = reasons
+                refusal = tuple(result.load.report.reasons) if result.load else refusal
         if not any(self._loaded.values()):
-            refusal = tuple(getattr(self, "_refusal", ()))
             detail = "" if refusal else f" ({'; '.join(messages)})"
             raise ReplayError(f"{self.path}: Introcore refuses this exceptions file{detail}", refusal)
         for m in messages:
@@ -529,6 +528,7 @@ class Replayer:
         self._records = parsed.records
         self._model = parsed.model
         self.build: int | None = parsed.model.build
+        self._spare = spare
         self._sources: dict[int, str] = {}
         source_list = [os.fspath(s) for s in sources]
         if source_list:
@@ -541,7 +541,6 @@ class Replayer:
         self.max_items = max_items
         self.facts = environment or GuestFacts()
         self._engines: dict[tuple[GuestOS, str | None], Engine] = {}
-        self._spare = spare
         self._counts = _Counts()
         self._items: list[ReplayItem] = []
         self._dropped = 0

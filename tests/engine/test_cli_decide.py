@@ -66,3 +66,15 @@ def test_decide_warns_when_the_file_does_not_load(tmp_path: Path) -> None:
     assert result.exit_code == 0
     assert "exceptions-not-loaded" in result.output
     assert "could not load" in result.output
+
+
+def test_decide_sources_show_file_and_line(tmp_path: Path) -> None:
+    names = ("00-signatures.json", "10-kernel.json", "20-user.json")
+    sources = [str(DATA / "examples" / n) for n in names]
+    args = ["decide", "-e", str(_bin(tmp_path)), str(DATA / "violations" / "km-driver-write.json")]
+    for s in sources:
+        args += ["--sources", s]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 0, result.output
+    assert "10-kernel.json:" in result.output
+    assert "cb-14-3" in result.output  # signature named by its sig_id

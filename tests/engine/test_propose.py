@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -21,6 +22,7 @@ from hvmiex.model import (
 )
 from hvmiex.violation import (
     NONAME,
+    AlertCodeBlocks,
     DriverFrame,
     Environment,
     Export,
@@ -395,3 +397,13 @@ def test_fixture_violations(path: Path) -> None:
     doc = json.loads(path.read_text())
     proposal = propose(violation_from_dict(doc["violation"], where=str(path)))
     assert as_oracle(proposal) == doc["expected"]
+
+
+def test_carried_alert_codeblocks_take_precedence() -> None:
+    """Decoded alerts carry their code blocks (code order + RIP index): the signature is made from them."""
+    victim = Victim(ZoneType.EPT, ZoneFlags.WRITE | ZoneFlags.LIB_CODE, ObjectType.KM_MODULE, 0x1234)
+    carried = AlertCodeBlocks(rip=KRIP, start=KRIP & ~0xFFF, rip_index=4, hashes=tuple(range(100, 90, -1)))
+    v = replace(km(victim), alert_codeblocks=carried)
+    (sig,) = propose(v).signatures
+    assert isinstance(sig, CodeBlocksSignature)
+    assert sig.lists == ((94, 95, 96, 97, 98, 99),) and sig.score == 5  # indexes 1..6 around index 4

@@ -8,7 +8,9 @@ import random
 from dataclasses import replace
 from pathlib import Path
 
-from hvmiex.logs.blocks import LogStats, SkippedBlock
+import pytest
+
+from hvmiex.logs.blocks import LogStats, RawBlock, SkippedBlock, iter_blocks, iter_text_blocks
 from hvmiex.logs.parse import LogViolation, parse_lines, parse_log
 from hvmiex.logs.render import RenderOptions, render_violation, sample_violation, synthetic_log
 
@@ -135,3 +137,26 @@ def test_synthetic_log_parses_without_loss() -> None:
     out = _violations(lines, stats)
     assert len(out) == 60 and all(isinstance(x, LogViolation) for x in out)
     assert not stats.unplaced and not stats.skipped
+
+
+@pytest.mark.parametrize("chunk", [1, 7, 97, 4096, 1 << 20])
+@pytest.mark.parametrize("crlf", [False, True])
+def test_text_chunks_give_the_same_blocks_as_lines(chunk: int, crlf: bool) -> None:
+    lines = list(itertools.islice(synthetic_log(5, guests=2, noise=0.5), 1500))
+    # a broken row and an orphan row in the middle exercise the bulk reader's fall-backs
+    lines.insert(400, lines[399][:-20])
+    lines.insert(800, "dumper.c : 198 0000000000001000: zz")
+    sep = "\r\n" if crlf else "\n"
+    text = sep.join(lines) + (sep if chunk % 2 else "")
+    s1, s2 = LogStats(), LogStats()
+    by_lines = list(iter_blocks(iter(lines), "x", s1))
+    by_text = list(iter_text_blocks((text[i : i + chunk] for i in range(0, len(text), chunk)), "x", s2))
+    assert len(by_lines) == len(by_text) > 5
+    for a, b in zip(by_lines, by_text, strict=True):
+        if isinstance(a, SkippedBlock):
+            assert a == b
+            continue
+        assert isinstance(b, RawBlock)
+        assert (a.first_line, a.last_line, a.victims, a.dumps) == (b.first_line, b.last_line, b.victims, b.dumps)
+        assert [bytes(d.data) for d in a.buffers] == [bytes(d.data) for d in b.buffers]
+    assert (s1.lines, s1.by_kind, s1.unplaced) == (s2.lines, s2.by_kind, s2.unplaced)

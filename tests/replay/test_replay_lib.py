@@ -207,3 +207,22 @@ def test_beta_block_is_still_a_detection(bin_path: Path, tmp_path: Path) -> None
         ("not-allowed", "no-exception", True)
     ] * 2
     assert [i.changed for i in items] == [True, False]
+
+
+def test_one_engine_per_guest(bin_path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import hvmiex.replay as replay_module
+    from hvmiex.logs.render import RenderOptions, render_log
+
+    log = tmp_path / "fleet.log"
+    lines: list[str] = []
+    guests = [f"0c1f7a2e-5b7d-4e0a-9d3c-6a1b2c3d4e{n:02x}" for n in range(3)]
+    for guest in guests * 2:
+        lines.extend(render_log(violations()[:3], RenderOptions(guest=guest)))
+    log.write_text("\n".join(lines) + "\n")
+    monkeypatch.setattr(replay_module, "MAX_ENGINES", 2)  # forces evictions: verdicts must not change
+    replayer = Replayer(bin_path)
+    items = list(replayer.replay_path(log))
+    items.sort(key=lambda i: i.line or 0)  # blocks of interleaved guests may come out of line order
+    assert [i.guest for i in items] == [g for g in guests * 2 for _ in range(3)]
+    assert [i.reason for i in items] == ["allowed", "no-exception", "allowed"] * 6
+    assert len(replayer._engines) == 2

@@ -143,7 +143,12 @@ class Engine:
         from hvmiex.binfile.layout import pack_record
 
         where: dict[bytes, deque[str]] = {}
+        loaded_ids = {s.id for sigs in self.store.signatures.values() for s in sigs if not s.alert}
         for rec in compiled.records:
+            sig_name = getattr(rec, "name", None)
+            sig_id = getattr(rec, "id", None)
+            if isinstance(sig_name, str) and isinstance(sig_id, int) and sig_id in loaded_ids:
+                self.store.signature_names[sig_id] = sig_name
             loc = getattr(rec, "location", None)
             if loc is None:
                 continue

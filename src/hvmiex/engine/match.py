@@ -363,7 +363,7 @@ class Decision:
         return True
 
     def _allow(self, e: LoadedException, kind: Kind, list_name: str, index: int, phase: str, ok: Reason) -> None:
-        key = (id(e), list_name, index, kind, phase, ok)
+        key = (id(e), index, phase, ok)  # an entry lives in one list and is evaluated as one kind
         cache = self.store.trace_cache
         hit = cache.get(key)
         if hit is None or hit[0] is not e:
@@ -676,7 +676,8 @@ class Decision:
         store = self.store
         o = k.original.name_hash
         r = k.return_.name_hash
-        if self._alert_scan(KERNEL_ALERT, o, Kind.KM):
+        lists = store.lists
+        if lists[KERNEL_ALERT] and self._alert_scan(KERNEL_ALERT, o, Kind.KM):
             return
         if o == NONAME:
             if self._all(NONAME_KERNEL, Kind.KM, "no-name"):
@@ -706,7 +707,8 @@ class Decision:
                     continue
                 if self.evaluate(e, Kind.KM, _KB[b], pos, "return"):
                     return
-        self._feedback(KERNEL_FEEDBACK, o, r, Kind.KM)
+        if lists[KERNEL_FEEDBACK]:
+            self._feedback(KERNEL_FEEDBACK, o, r, Kind.KM)
 
     def _scan_um(self) -> None:
         u = self.v.originator
@@ -714,7 +716,8 @@ class Decision:
         store = self.store
         o = u.name_hash
         r = u.return_.name_hash
-        if self._alert_scan(USER_ALERT, o, Kind.UM):
+        lists = store.lists
+        if lists[USER_ALERT] and self._alert_scan(USER_ALERT, o, Kind.UM):
             return
         if self.obj == _PROCESS_CREATION:
             for list_name in (PROCESS_CREATION_ALERT, PROCESS_CREATION):
@@ -751,9 +754,10 @@ class Decision:
                     continue
                 if self.evaluate(e, Kind.UM, _UB[b], pos, "return"):
                     return
-        if self._feedback(USER_FEEDBACK, o, r, Kind.UM):
+        if lists[USER_FEEDBACK] and self._feedback(USER_FEEDBACK, o, r, Kind.UM):
             return
-        self._feedback(PROCESS_CREATION_FEEDBACK, o, r, Kind.UM)
+        if lists[PROCESS_CREATION_FEEDBACK]:
+            self._feedback(PROCESS_CREATION_FEEDBACK, o, r, Kind.UM)
 
     def _glob_scan(self, u: UserOriginator) -> bool:
         name = u.name or ""

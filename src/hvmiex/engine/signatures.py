@@ -191,7 +191,7 @@ def run_group(ctx: Context, e: LoadedException, sig_type: int, ids: tuple[int, .
             i += 1
         if found < 0:
             continue
-        name = getattr(s.sig, "name", None)
+        name = getattr(s.sig, "name", None) or ctx.store.signature_names.get(s.id)
         why_not = _usable(ctx, e, s)
         if why_not is not None:
             checks.append(SignatureCheck(sig_type, s.id, False, f"unusable: {why_not}", name))

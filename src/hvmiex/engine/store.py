@@ -226,6 +226,7 @@ class ExceptionStore:
     _pos: dict[str, PosIndex] = field(default_factory=dict)
     _sig_pos: dict[int, dict[int, list[tuple[int, LoadedSignature]]]] = field(default_factory=dict)
     sources: dict[int, str] = field(default_factory=dict)  # record index in the loaded file -> "file:line"
+    signature_names: dict[int, str] = field(default_factory=dict)  # signature id -> sig_id text, when known
     info_cache: dict[object, Any] = field(default_factory=dict)  # decision-result objects reused across calls
     trace_cache: dict[object, Any] = field(default_factory=dict)
     group_cache: dict[tuple[int, ...], list[tuple[int, tuple[int, ...]]]] = field(default_factory=dict)
@@ -256,6 +257,7 @@ class ExceptionStore:
         for t in SIGNATURE_TYPES:
             self.signatures[t] = [s for s in self.signatures[t] if s.alert]
         self.sources = {}
+        self.signature_names = {}
         self.invalidate()
 
     # ----------------------------------------------------------------- indexes

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import gzip
 import io
+import re
 import sys
 from collections import Counter, OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -66,15 +67,32 @@ class CountingReader(io.RawIOBase):
         return n
 
 
-@dataclass(slots=True)
 class LogSource:
-    """An opened log: its name, decoded lines and a byte counter for progress."""
+    """An opened log: its name, its decoded text (as lines or big chunks) and a byte counter for progress."""
 
-    name: str
-    lines: Iterator[str]
-    counter: CountingReader
-    size: int | None  # on-disk size when known
-    _close: Callable[[], None]
+    CHUNK = 1 << 22
+
+    def __init__(self, name: str, text: io.TextIOWrapper, counter: CountingReader, size: int | None,
+                 close: Callable[[], None]) -> None:  # fmt: skip
+        self.name = name
+        self.text = text
+        self.counter = counter
+        self.size = size
+        self._close = close
+
+    @property
+    def lines(self) -> Iterator[str]:
+        for line in self.text:
+            yield line.rstrip("\r\n")
+
+    @property
+    def chunks(self) -> Iterator[str]:
+        read = self.text.read
+        while True:
+            chunk = read(self.CHUNK)
+            if not chunk:
+                return
+            yield chunk
 
     @property
     def bytes_read(self) -> int:
@@ -85,7 +103,7 @@ class LogSource:
 
 
 def open_log(path: str | Path) -> LogSource:
-    """Open ``path`` (``-`` = stdin), transparently gunzipping. Lines are decoded UTF-8 with
+    """Open ``path`` (``-`` = stdin), transparently gunzipping. Text is decoded UTF-8 with
     ``surrogateescape`` so that 8-bit names survive and hash exactly as printed."""
     name = str(path)
     if name == "-":
@@ -106,15 +124,11 @@ def open_log(path: str | Path) -> LogSource:
         stream = cast(BinaryIO, gzip.GzipFile(fileobj=buffered, mode="rb"))
     text = io.TextIOWrapper(stream, encoding="utf-8", errors="surrogateescape", newline="\n")
 
-    def lines() -> Iterator[str]:
-        for line in text:
-            yield line.rstrip("\r\n")
-
     def close() -> None:
         text.detach()
         close_raw()
 
-    return LogSource(name, lines(), counter, size, close)
+    return LogSource(name, text, counter, size, close)
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -274,6 +288,7 @@ class BlockGrouper:
         self._rows: tuple[str, list[str], int, RawBlock] | None = None
         self._fast_rows = 0
         self._cb_lines = 0
+        self._patterns: dict[str, tuple[re.Pattern[str], re.Pattern[str]]] = {}
         # fast path: (envelope up to "[CODEBLOCKS]", open list, block) of the code-block list being read
         self._cb_fast: tuple[str, _CbList, RawBlock | None] | None = None
 
@@ -353,6 +368,121 @@ class BlockGrouper:
         self.stats.lines += row_count
         self._fast_rows += row_count
         yield from self.finish()
+
+    def run_text(self, chunks: Iterable[str]) -> Iterator[Emitted]:
+        """Like :meth:`run` over text chunks (any split); runs of [DUMPER] rows are consumed by regular
+        expressions in bulk, which is what makes big logs fast."""
+        number = 0
+        row_count = 0
+        line_fn = self._line
+        head = ""
+        last_row = 0
+        rowlist: list[str] = []
+        room = 0
+        row_block: RawBlock | None = None
+        run_re: re.Pattern[str] | None = None
+        hex_re: re.Pattern[str] | None = None
+        buf = ""
+        pos = 0
+        pending = iter(chunks)
+        final = False
+        while not final:
+            chunk = next(pending, None)
+            if chunk is None:
+                final = True
+                chunk = "" if buf.endswith("\n") or len(buf) == pos else "\n"
+            buf = buf[pos:] + chunk
+            pos = 0
+            limit = buf.rfind("\n") + 1
+            while pos < limit:
+                if head:
+                    assert run_re is not None and hex_re is not None
+                    m = run_re.match(buf, pos, limit)
+                    if m is not None:
+                        end = m.end()
+                        n = buf.count("\n", pos, end)
+                        if room > 0:
+                            got = hex_re.findall(buf, pos, end)
+                            if len(got) > room:
+                                del got[room:]
+                            rowlist += got
+                            room -= len(got)
+                        number += n
+                        row_count += n
+                        last_row = number
+                        pos = end
+                        if pos >= limit:
+                            break
+                    head = ""
+                    if row_block is not None:
+                        row_block.last_line = last_row
+                nl = buf.find("\n", pos, limit)
+                line = buf[pos:nl]
+                if line.endswith("\r"):
+                    line = line[:-1]
+                rows = self._rows
+                if rows is not None:
+                    prefix = rows[0]
+                    if line.startswith(prefix) and (prefix or not line.startswith("[")):
+                        p = line.find(" : ", len(prefix))
+                        if p > 0:
+                            q = line.find(" ", p + 3)
+                            if q > 0 and line[q + 17 : q + 19] == ": ":
+                                patterns = self._row_patterns(line[: q + 1])
+                                if patterns[0].match(buf, pos, limit) is not None:
+                                    head = line[: q + 1]
+                                    run_re, hex_re = patterns
+                                    rowlist, row_block = rows[1], rows[3]
+                                    room = rows[2] - len(rowlist)
+                                    continue  # the bulk match above takes this row and the ones after it
+                    self._rows = None
+                pos = nl + 1
+                number += 1
+                out = line_fn(line, number)
+                if out:
+                    yield from out
+        if head and row_block is not None:
+            row_block.last_line = last_row
+        self.stats.lines += row_count
+        self._fast_rows += row_count
+        yield from self.finish()
+
+    def _row_patterns(self, head: str) -> tuple[re.Pattern[str], re.Pattern[str]]:
+        found = self._patterns.get(head)
+        if found is None:
+            escaped = re.escape(head)
+            found = (
+                re.compile(f"(?:{escaped}[0-9a-f]{{16}}: (?:[0-9a-f]{{2}} ){{15}}[0-9a-f]{{2}}[^\\n]*\\n)+"),
+                re.compile(f"{escaped}[0-9a-f]{{16}}: ((?:[0-9a-f]{{2}} ){{15}}[0-9a-f]{{2}})"),
+            )
+            if len(self._patterns) > 64:
+                self._patterns.clear()
+            self._patterns[head] = found
+        return found
+
+    def _line(self, line: str, number: int) -> Sequence[Emitted]:
+        """One line that is not a bulk-read dump row: the code-block fast path, else the full path."""
+        cbf = self._cb_fast
+        if cbf is not None and line.startswith(cbf[0]):
+            cb, cb_block = cbf[1], cbf[2]
+            try:
+                parsed: CodeBlockLine | None = parse_codeblocks(line[len(cbf[0]) :])
+            except LineError:
+                parsed = None
+            if parsed is not None and (parsed.marker is None or cb.marker is None):
+                if parsed.marker is not None:
+                    mk, rip, idx = parsed.marker
+                    cb.marker = (mk, rip, len(cb.hashes) + idx)
+                cb.hashes += parsed.hashes
+                cb.offsets += parsed.offsets
+                cb.pivots += parsed.pivots
+                cb.last_line = number
+                if cb_block is not None:
+                    cb_block.last_line = number
+                self.stats.lines += 1
+                self._cb_lines += 1
+                return _EMPTY
+        return self._slow(line, number)
 
     def feed(self, line: str, number: int) -> Sequence[Emitted]:
         """Process one line (1-based ``number``); returns the blocks completed by it (usually none)."""
@@ -631,6 +761,13 @@ class BlockGrouper:
                 block.stack.append(frame)
         else:  # DPI, CALLER
             block.hints.append(msg)
+
+
+def iter_text_blocks(
+    chunks: Iterable[str], source: str = "<log>", stats: LogStats | None = None
+) -> Iterator[Emitted]:
+    """Group a log given as text chunks (split anywhere) into blocks, streaming."""
+    return BlockGrouper(source, stats).run_text(chunks)
 
 
 def iter_blocks(

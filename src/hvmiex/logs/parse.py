@@ -13,7 +13,16 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from hvmiex.logs.blocks import Emitted, LogSource, LogStats, RawBlock, SkippedBlock, iter_blocks, open_log
+from hvmiex.logs.blocks import (
+    Emitted,
+    LogSource,
+    LogStats,
+    RawBlock,
+    SkippedBlock,
+    iter_blocks,
+    iter_text_blocks,
+    open_log,
+)
 from hvmiex.logs.lines import (
     CodeBlockDump,
     LineError,
@@ -145,8 +154,8 @@ def parse_log(
     """
     log = open_log(path)
     try:
-        lines = log.lines if progress is None else _ticking(log.lines, log, progress)
-        yield from _convert(iter_blocks(lines, log.name, stats))
+        chunks = log.chunks if progress is None else _ticking(log.chunks, log, progress)
+        yield from _convert(iter_text_blocks(chunks, log.name, stats))
         if stats is not None:
             stats.bytes += log.bytes_read
         if progress is not None:
@@ -155,11 +164,10 @@ def parse_log(
         log.close()
 
 
-def _ticking(lines: Iterator[str], log: LogSource, progress: Callable[[int], None]) -> Iterator[str]:
-    for n, line in enumerate(lines, 1):
-        yield line
-        if not n & 0x3FFF:
-            progress(log.bytes_read)
+def _ticking(chunks: Iterator[str], log: LogSource, progress: Callable[[int], None]) -> Iterator[str]:
+    for chunk in chunks:
+        yield chunk
+        progress(log.bytes_read)
 
 
 def _convert(items: Iterator[Emitted]) -> Iterator[LogViolation | SkippedBlock]:
