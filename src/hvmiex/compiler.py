@@ -9,11 +9,12 @@ partition and sort -> drop unused signatures (quirk Q1) -> serialize.
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import gc
 import os
 import struct
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,6 +24,7 @@ from hvmiex.config import Config, load_config
 from hvmiex.errors import Diagnostic, InputError, Severity, SourceLocation
 from hvmiex.model.enums import SIGNATURE_ID_SHIFT, ExceptionKind
 from hvmiex.model.records import (
+    KM_PATH_HASH,
     CodeBlocksSignature,
     Exception_,
     ExceptionSet,
@@ -430,7 +432,7 @@ class _Compiler:
         except NameSyntaxError as exc:
             self.error(ctx, fld, str(exc))
             return None
-        n = Name(value, text, rule, origin)
+        n = _new_name(value, text, rule, origin)
         cache[text] = n
         return n
 
@@ -756,7 +758,7 @@ class _Compiler:
         v = self._name(ctx, "victim", victim, vrule)
         if o is None or v is None or not self._sig_count_ok(ctx, sigs, 20):
             return None
-        return KernelException(o, v, flagset, otype, sigs, location=self.loc)
+        return _new_km(o, v, flagset, otype, sigs, KM_PATH_HASH, self.loc)  # type: ignore[no-any-return]
 
     def _is_dash(self, value: str | _Verbatim, table: str) -> bool:
         """A verbatim originator equal to '-' (as a decompiler writes integrity exceptions) is accepted."""
@@ -834,8 +836,7 @@ class _Compiler:
         p = self._name(ctx, "process", process, rules[2]) if process is not None else _NO_PROCESS
         if o is None or v is None or p is None or (len(sigs) > 16378 and not self._sig_count_ok(ctx, sigs, 20)):
             return None
-        cls = UserApcException if apc else UserException
-        return cls(o, v, p, flagset, otype, sigs, location=self.loc)
+        return (_new_apc if apc else _new_um)(o, v, p, flagset, otype, sigs, self.loc)  # type: ignore[no-any-return]
 
     def _um_rules(
         self, apc: bool, fold: bool, onarrow: bool, vnarrow: bool, last: str | None
@@ -895,7 +896,7 @@ class _Compiler:
                        self._rule(wide=False, fold=fold, trim=IMAGE_BASE_NAME_LEN, table="user-mode"))  # fmt: skip
         if o is None or v is None or p is None or not self._sig_count_ok(ctx, sigs, 20):
             return None
-        return KernelUserException(o, v, p, flagset, otype, sigs, location=self.loc)
+        return _new_kum(o, v, p, flagset, otype, sigs, self.loc)  # type: ignore[no-any-return]
 
     def _glob(self, ctx: _Ctx, e: Mapping[str, Any]) -> GlobException | None:
         if not self._common_checks(ctx, e, True):
@@ -960,7 +961,7 @@ class _Compiler:
             size = 8 + sum(len(encode_glob_string(x)) for x in (orig, victim, process))
             if not self._sig_count_ok(ctx, sigs, size):
                 return None
-        return GlobException(orig, victim, process, flagset, otype, sigs, location=self.loc)
+        return _new_glob(orig, victim, process, flagset, otype, sigs, self.loc)  # type: ignore[no-any-return]
 
     # ------------------------------------------------------------------ signatures
 
@@ -1054,6 +1055,35 @@ class _Compiler:
         tokens = text.split(" ")
         value = self._encode_flags(ctx, tokens, "signatures", "signatures")
         return FlagSet(value, tuple(tokens)) if value is not None else None
+
+
+def _slot_maker(cls: type, names: tuple[str, ...]) -> Callable[..., Any]:
+    """Fast construction of a frozen slots dataclass: values go straight into the slots (the generated
+    ``__init__`` calls ``object.__setattr__`` per field, which dominates for millions of records).
+    Falls back to the class itself if its fields are not exactly ``names``."""
+    if tuple(f.name for f in dataclasses.fields(cls)) != names:
+        return cls
+    setters = tuple(cls.__dict__[n].__set__ for n in names)
+    new = object.__new__
+
+    def make(*values: Any) -> Any:
+        obj = new(cls)
+        for setter, value in zip(setters, values, strict=True):
+            setter(obj, value)
+        return obj
+
+    return make
+
+
+_new_name = _slot_maker(Name, ("value", "text", "rule", "origin"))
+_new_km = _slot_maker(
+    KernelException, ("originator", "victim", "flags", "object_type", "signatures", "path_hash", "location")
+)
+_UM_SLOTS = ("originator", "victim", "process", "flags", "object_type", "signatures", "location")
+_new_um = _slot_maker(UserException, _UM_SLOTS)
+_new_apc = _slot_maker(UserApcException, _UM_SLOTS)
+_new_kum = _slot_maker(KernelUserException, _UM_SLOTS)
+_new_glob = _slot_maker(GlobException, _UM_SLOTS)
 
 
 _KIND_SECTION = {k: k.type_table for k in ExceptionKind}
