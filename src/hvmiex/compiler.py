@@ -187,6 +187,7 @@ class _Compiler:
         self.group_starts = frozenset(k[0] for k in config.groups if k)
         self.counts: HeaderCounts | None = None
         self.sig_flag_cache: dict[str | None, FlagSet] = {}
+        self.user_types = config.types["user-mode"]
         self.um_rules: dict[tuple[Any, ...], tuple[HashRule, HashRule, HashRule]] = {}
         self.registry: dict[Any, SignatureRef] = {}
         self.sig_where: dict[Any, tuple[SourceFile, JsonPath]] = {}
@@ -423,16 +424,16 @@ class _Compiler:
             rule = self._rule(rule.wide, rule.fold, rule.trim, rule.table, rule.escapes, rule.path_reduce,
                               rule.lower_bytes)  # fmt: skip
             cache = self.names[id(rule)]
-        n = cache.get(text)
-        if n is not None:
-            return n
+        hit = cache.get(text)
+        if hit is not None:
+            return hit
         table = self.config.predefined.get(rule.table) if rule.table else None
         try:
             value, origin = name_value(text, rule, table)
         except NameSyntaxError as exc:
             self.error(ctx, fld, str(exc))
             return None
-        n = _new_name(value, text, rule, origin)
+        n: Name = _new_name(value, text, rule, origin)
         cache[text] = n
         return n
 
@@ -594,7 +595,13 @@ class _Compiler:
             if isinstance(v, str) and v and (v[0] in starts or v[0].lower()[:1] in starts):
                 break
         else:
-            rec = self._build(ctx, kind, entry, None)
+            rec: Exception_ | None
+            if kind is ExceptionKind.USER:
+                rec = self._um(ctx, entry, False, None)
+            elif kind is ExceptionKind.USER_APC:
+                rec = self._um(ctx, entry, True, None)
+            else:
+                rec = self._build(ctx, kind, entry, None)
             if rec is not None:
                 out.append(rec)
             return
@@ -755,7 +762,7 @@ class _Compiler:
         else:
             vrule = self._rule(wide=True, fold=fold, table="kernel-mode")
         o = self._name(ctx, "originator", orig, self._rule(wide=True, fold=fold, table="kernel-mode", path_reduce=True))
-        v = self._name(ctx, "victim", victim, vrule)
+        v = (self.names[id(vrule)].get(victim) if type(victim) is str else None) or self._name(ctx, "victim", victim, vrule)
         if o is None or v is None or not self._sig_count_ok(ctx, sigs, 20):
             return None
         return _new_km(o, v, flagset, otype, sigs, KM_PATH_HASH, self.loc)  # type: ignore[no-any-return]
@@ -783,7 +790,9 @@ class _Compiler:
         process = e.get("process")
         if process is not None and type(process) is not str:
             process = self._name_field(ctx, e, "process")
-        ot = self._object_type(ctx, e, "user-mode") if e.get("object_type") else None
+        tv: Any = e.get("object_type")
+        t = self.user_types.get(tv) if type(tv) is str else None
+        ot: tuple[int, str] | None = (t, tv) if t is not None and 0 <= t <= U8 else self._object_type(ctx, e, "user-mode") if tv else None
         if not orig:
             self.error(ctx, "originator", "originator cannot be missing")
             return None
@@ -831,9 +840,9 @@ class _Compiler:
         rules = self.um_rules.get(rkey)
         if rules is None:
             rules = self.um_rules[rkey] = self._um_rules(apc, fold, onarrow, vnarrow, last)
-        o = self._name(ctx, "originator", orig, rules[0])
-        v = self._name(ctx, "victim", victim, rules[1])
-        p = self._name(ctx, "process", process, rules[2]) if process is not None else _NO_PROCESS
+        o = (self.names[id(rules[0])].get(orig) if type(orig) is str else None) or self._name(ctx, "originator", orig, rules[0])
+        v = (self.names[id(rules[1])].get(victim) if type(victim) is str else None) or self._name(ctx, "victim", victim, rules[1])
+        p = (self.names[id(rules[2])].get(process) if type(process) is str else None) or self._name(ctx, "process", process, rules[2]) if process is not None else _NO_PROCESS
         if o is None or v is None or p is None or (len(sigs) > 16378 and not self._sig_count_ok(ctx, sigs, 20)):
             return None
         return (_new_apc if apc else _new_um)(o, v, p, flagset, otype, sigs, self.loc)  # type: ignore[no-any-return]
@@ -890,7 +899,7 @@ class _Compiler:
             orule = self._rule(wide=False, fold=fold, trim=IMAGE_BASE_NAME_LEN, table="user-mode")
         else:
             orule = self._rule(wide=True, fold=fold, table="kernel-mode")
-        o = self._name(ctx, "originator", orig, orule)
+        o = (self.names[id(orule)].get(orig) if type(orig) is str else None) or self._name(ctx, "originator", orig, orule)
         v = self._name(ctx, "victim", victim, self._rule(wide=True, fold=fold, table="user-mode"))
         p = self._name(ctx, "process", process,
                        self._rule(wide=False, fold=fold, trim=IMAGE_BASE_NAME_LEN, table="user-mode"))  # fmt: skip
@@ -1063,16 +1072,33 @@ def _slot_maker(cls: type, names: tuple[str, ...]) -> Callable[..., Any]:
     Falls back to the class itself if its fields are not exactly ``names``."""
     if tuple(f.name for f in dataclasses.fields(cls)) != names:
         return cls
-    setters = tuple(cls.__dict__[n].__set__ for n in names)
     new = object.__new__
+    if len(names) == 4:
+        s0, s1, s2, s3 = (cls.__dict__[n].__set__ for n in names)
 
-    def make(*values: Any) -> Any:
-        obj = new(cls)
-        for setter, value in zip(setters, values, strict=True):
-            setter(obj, value)
+        def make4(a: Any, b: Any, c: Any, d: Any) -> Any:
+            obj: Any = new(cls)
+            s0(obj, a)
+            s1(obj, b)
+            s2(obj, c)
+            s3(obj, d)
+            return obj
+
+        return make4
+    t0, t1, t2, t3, t4, t5, t6 = (cls.__dict__[n].__set__ for n in names)
+
+    def make7(a: Any, b: Any, c: Any, d: Any, e: Any, f: Any, g: Any) -> Any:
+        obj: Any = new(cls)
+        t0(obj, a)
+        t1(obj, b)
+        t2(obj, c)
+        t3(obj, d)
+        t4(obj, e)
+        t5(obj, f)
+        t6(obj, g)
         return obj
 
-    return make
+    return make7
 
 
 _new_name = _slot_maker(Name, ("value", "text", "rule", "origin"))

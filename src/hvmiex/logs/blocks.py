@@ -382,6 +382,7 @@ class BlockGrouper:
         row_block: RawBlock | None = None
         run_re: re.Pattern[str] | None = None
         hex_re: re.Pattern[str] | None = None
+        hex_at = row_len = 1
         buf = ""
         pos = 0
         pending = iter(chunks)
@@ -397,7 +398,26 @@ class BlockGrouper:
             while pos < limit:
                 if head:
                     assert run_re is not None and hex_re is not None
-                    m = run_re.match(buf, pos, limit)
+                    # rows have a fixed width (16 bytes, hex and ASCII column): take as many as the dump
+                    # still expects at once, checked by strided slices, without a regular expression
+                    k = min(room, (limit - pos) // row_len)
+                    if k > 0:
+                        end = pos + k * row_len
+                        if (
+                            buf[pos + hex_at - 2 : end : row_len] == ":" * k
+                            and buf[pos + row_len - 1 : end : row_len] == "\n" * k
+                            and buf.count(head, pos, end) == k
+                        ):
+                            rowlist += [buf[i : i + 47] for i in range(pos + hex_at, end, row_len)]
+                            room -= k
+                            number += k
+                            row_count += k
+                            last_row = number
+                            pos = end
+                            if pos >= limit:
+                                break
+                            continue
+                    m = run_re.match(buf, pos, limit) if room > 0 else None
                     if m is not None:
                         end = m.end()
                         n = buf.count("\n", pos, end)
@@ -429,8 +449,10 @@ class BlockGrouper:
                             q = line.find(" ", p + 3)
                             if q > 0 and line[q + 17 : q + 19] == ": ":
                                 patterns = self._row_patterns(line[: q + 1])
-                                if patterns[0].match(buf, pos, limit) is not None:
+                                if rows[2] > len(rows[1]) and patterns[1].match(buf, pos, limit) is not None:
                                     head = line[: q + 1]
+                                    hex_at = q + 19
+                                    row_len = nl + 1 - pos  # this row's width, newline included
                                     run_re, hex_re = patterns
                                     rowlist, row_block = rows[1], rows[3]
                                     room = rows[2] - len(rowlist)

@@ -24,7 +24,7 @@ from hvmiex.engine.codeblocks import ALERT_KEEP, AlertBlock, AlertCodeblocks, Co
 from hvmiex.engine.propose import Proposal, ProposalError, propose
 from hvmiex.logs.blocks import LogStats, SkippedBlock
 from hvmiex.logs.lines import CodeBlockDump
-from hvmiex.logs.parse import LogViolation, parse_log
+from hvmiex.logs.parse import LogViolation, decode_serialized, parse_log
 from hvmiex.model import (
     CodeBlocksSignature,
     CommonFlag,
@@ -88,8 +88,14 @@ def _execute(v: Violation) -> bool:
 def propose_violation(lv: LogViolation, *, exact: bool = False) -> Proposal:
     """The proposal for one logged violation (raises :class:`ProposalError` for unsupported kinds)."""
     v = lv.violation
-    cbs = alert_codeblocks_from_dump(lv.codeblocks, _execute(v)) if lv.codeblocks is not None else None
-    proposal = propose(v, codeblocks=cbs)
+    decoded = decode_serialized(lv) if lv.serialized else []
+    alert_cbs = decoded[0].violation.alert_codeblocks if decoded else None
+    if alert_cbs is not None:
+        # the serialized alert carries Introcore's own alert code blocks: use them (spec 04 §7.6)
+        proposal = propose(replace(v, alert_codeblocks=alert_cbs))
+    else:
+        cbs = alert_codeblocks_from_dump(lv.codeblocks, _execute(v)) if lv.codeblocks is not None else None
+        proposal = propose(v, codeblocks=cbs)
     if exact:
         return proposal
     return refine(proposal, lv)

@@ -12,7 +12,9 @@ import enum
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+from hvmiex.errors import HvmiexError
 from hvmiex.logs.blocks import (
     Emitted,
     LogSource,
@@ -70,6 +72,9 @@ from hvmiex.violation import (
     ZoneType,
     hash_user_module,
 )
+
+if TYPE_CHECKING:
+    from hvmiex.alerts.convert import DecodedViolation
 
 
 class Mode(enum.Enum):
@@ -132,6 +137,21 @@ class LogViolation:
     @property
     def blocked(self) -> bool:
         return self.reason != FEEDBACK
+
+
+def decode_serialized(lv: LogViolation) -> list[DecodedViolation]:
+    """The block's ``[SERIALIZER]`` alerts decoded through the alert decoder (undecodable ones left out)."""
+    from hvmiex.alerts.convert import alert_to_violation
+    from hvmiex.alerts.decode import decode_alert
+    from hvmiex.alerts.transport import decode_base64
+
+    out: list[DecodedViolation] = []
+    for text in lv.serialized:
+        try:
+            out.append(alert_to_violation(decode_alert(decode_base64(text, lv.source), lv.source), lv.source))
+        except HvmiexError:
+            continue
+    return out
 
 
 # ---------------------------------------------------------------------------------------------------------

@@ -332,12 +332,7 @@ def exception_to_json(exc: Exception_, opts: WriterOptions) -> JsonObject:
         if not (exc.process == "*" and type_name not in _UM_PROCESS_REQUIRED):
             entry["process"] = exc.process
     else:
-
-        index = {"originator": 0, "victim": 1, "process": 2}
-
-        def rule(fld: str) -> FieldRule | None:
-            return rules[index[fld]]  # type: ignore[no-any-return]
-
+        r_orig, r_victim, r_process = rules
         integrity = flags_value & config.flags["kernel-mode"].get("integrity", 0x1000)
         if isinstance(exc, KernelException):
             omit_originator = (
@@ -345,24 +340,24 @@ def exception_to_json(exc: Exception_, opts: WriterOptions) -> JsonObject:
                     "kernel-mode"].get("-", 4)
             )
             if not omit_originator:
-                entry["originator"] = _name_json(exc.originator, rule("originator"), opts)
+                entry["originator"] = _name_json(exc.originator, r_orig, opts)
             if not (type_name in _KM_NO_VICTIM and exc.victim.value == 0):
-                entry["victim"] = _name_json(exc.victim, rule("victim"), opts)
+                entry["victim"] = _name_json(exc.victim, r_victim, opts)
         else:
             assert isinstance(exc, UserException | UserApcException | KernelUserException)
             if isinstance(exc, KernelUserException):
-                entry["originator"] = _name_json(exc.originator, rule("originator"), opts)
-                entry["victim"] = _name_json(exc.victim, rule("victim"), opts)
+                entry["originator"] = _name_json(exc.originator, r_orig, opts)
+                entry["victim"] = _name_json(exc.victim, r_victim, opts)
                 if exc.process.value != 0:
-                    entry["process"] = _name_json(exc.process, rule("process"), opts)
+                    entry["process"] = _name_json(exc.process, r_process, opts)
             else:
-                entry["originator"] = _name_json(exc.originator, rule("originator"), opts)
+                entry["originator"] = _name_json(exc.originator, r_orig, opts)
                 if exc.victim.value != 0 or type_name in _UM_VICTIM_REQUIRED:
-                    entry["victim"] = _name_json(exc.victim, rule("victim"), opts)
+                    entry["victim"] = _name_json(exc.victim, r_victim, opts)
                 elif type_name != "nx_zone":
                     entry["victim"] = "*"
                 if exc.process.value != 0 or type_name in _UM_PROCESS_REQUIRED:
-                    entry["process"] = _name_json(exc.process, rule("process"), opts)
+                    entry["process"] = _name_json(exc.process, r_process, opts)
     entry["object_type"] = otype
     if flags is not None:
         entry["flags"] = flags
