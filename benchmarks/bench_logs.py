@@ -25,9 +25,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src"))
 
-from hvmiex.logs.blocks import LogStats  # noqa: E402
-from hvmiex.logs.parse import LogViolation, parse_log  # noqa: E402
-from hvmiex.logs.render import synthetic_log  # noqa: E402
+from hvmiex.logs.blocks import LogStats
+from hvmiex.logs.parse import LogViolation, parse_log
+from hvmiex.logs.render import synthetic_log
 
 
 def rss_mb() -> float:

@@ -109,6 +109,14 @@ class _Ctx:
     group_note: str = ""  # "(member 'x' of group '[g]' in field 'victim')"
 
 
+def _subject(ctx: _Ctx) -> str:
+    if ctx.subject:
+        return ctx.subject
+    if len(ctx.path) >= 2 and ctx.path[0] == "Exceptions":
+        return f"{ctx.src.kind} exception #{ctx.path[1]}"
+    return f"file {ctx.src.path}"
+
+
 @dataclass(frozen=True, slots=True)
 class CompileResult:
     exception_set: ExceptionSet
@@ -207,13 +215,13 @@ class _Compiler:
         path = ctx.path + ((path_field,) if path_field else ())
         loc = ctx.src.locate(path, key=False)
         self.problems.append(
-            Diagnostic(code, message + ctx.group_note, Severity.ERROR, loc, ctx.subject, fld or path_field, hint)
+            Diagnostic(code, message + ctx.group_note, Severity.ERROR, loc, _subject(ctx), fld or path_field, hint)
         )
 
     def warn(self, ctx: _Ctx, fld: str | None, message: str, code: str = "warning") -> None:
         path = ctx.path + ((fld,) if fld else ())
         loc = ctx.src.locate(path)
-        self.notes.append(Diagnostic(code, message, Severity.WARNING, loc, ctx.subject, fld))
+        self.notes.append(Diagnostic(code, message, Severity.WARNING, loc, _subject(ctx), fld))
 
     # ------------------------------------------------------------------ driver
 
@@ -583,7 +591,7 @@ class _Compiler:
     # ------------------------------------------------------------------ exceptions
 
     def _exception(self, s: SourceFile, i: int, kind: ExceptionKind, entry: Any, out: list[Exception_]) -> None:
-        ctx = _Ctx(s, ("Exceptions", i), f"{kind.value} exception #{i}")
+        ctx = _Ctx(s, ("Exceptions", i), "")  # subject derived from the path when a message needs it
         if self.locations:
             self.loc = s.locate(ctx.path)
         if not isinstance(entry, dict):
@@ -592,8 +600,10 @@ class _Compiler:
         starts = self.group_starts
         for f in _KM_FIELDS if kind is ExceptionKind.KERNEL else _UM_FIELDS:
             v = entry.get(f)  # cheap pre-filter: can this field name a group at all?
-            if isinstance(v, str) and v and (v[0] in starts or v[0].lower()[:1] in starts):
-                break
+            if type(v) is str and v:
+                c = v[0]
+                if c in starts or (c not in _LOWER_IS_SELF and c.lower()[:1] in starts):
+                    break
         else:
             rec: Exception_ | None
             if kind is ExceptionKind.USER:
@@ -1112,6 +1122,8 @@ _new_kum = _slot_maker(KernelUserException, _UM_SLOTS)
 _new_glob = _slot_maker(GlobException, _UM_SLOTS)
 
 
+# ASCII characters that str.lower() leaves unchanged (everything but A-Z)
+_LOWER_IS_SELF = frozenset(chr(c) for c in range(128) if not chr(c).isupper())
 _KIND_SECTION = {k: k.type_table for k in ExceptionKind}
 _KM_FIELDS = ("originator", "victim")
 _UM_FIELDS = ("originator", "victim", "process")

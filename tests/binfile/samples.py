@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from hvmiex.binfile.writer import write_bytes
+from hvmiex.crc32 import hash_narrow, hash_wide
 from hvmiex.model import (
     CodeBlocksSignature,
     ExceptionSet,
@@ -25,7 +26,6 @@ from hvmiex.model import (
     VersionIntroSignature,
     VersionOsSignature,
 )
-from hvmiex.crc32 import hash_narrow, hash_wide
 
 V = Name.verbatim
 EXP = 0x19000001
@@ -47,10 +47,10 @@ def sample_set(build: int = 7) -> ExceptionSet:
         KernelException(V(hash_wide("ntfs.sys")), V(0), FlagSet(0x20000087), 2),
         UserException(V(hash_narrow("explorer.exe")), V(hash_narrow("chrome.exe")), V(0), w, 2),
         UserException(V(hash_wide("chrome.exe")), V(hash_wide("kernel32.dll")), V(hash_narrow("chrome.exe")), w, 6,
-                      (SignatureRef(EXP),)),  # fmt: skip
+                      (SignatureRef(EXP),)),
         UserApcException(V(hash_narrow("services.exe")), V(0), V(0), FlagSet(0x20000106), 10),
         KernelUserException(V(hash_narrow("chrome.exe")), V(hash_wide("ntdll.dll")), V(hash_narrow("chrome.exe")),
-                            FlagSet(0x20008006), 2, (SignatureRef(PC), SignatureRef(EXP))),  # fmt: skip
+                            FlagSet(0x20008006), 2, (SignatureRef(PC), SignatureRef(EXP))),
         GlobException("python*.exe", "*", "*", w, 2, (SignatureRef(VOS), SignatureRef(VINTRO), SignatureRef(IDT))),
         VersionOsSignature(VOS, FlagSet(3), 7600, 0xFFFF),
         VersionIntroSignature(VINTRO, FlagSet(3), IntroVersion(1, 2, 0, 0), IntroVersion(2, 0xFFFF, 0xFFFF, 0xFFFF)),

@@ -474,6 +474,9 @@ def test_cli_build(tmp_path: Path) -> None:
     assert out.read_bytes() == b"keep"
     assert runner.invoke(main, ["build", "-o", str(out)]).exit_code == 2
     assert runner.invoke(main, ["build", "-b", "x", str(bad)]).exit_code == 2
+    assert runner.invoke(main, ["build", "-o", str(out), str(tmp_path / "missing")]).exit_code == 2
+    assert runner.invoke(main, ["build", "-o", str(out), "-b", "4294967296", *files]).exit_code == 1
+    assert out.read_bytes() == b"keep"
 
 
 def test_loader_pitfall_warnings_q28(tmp_path: Path) -> None:

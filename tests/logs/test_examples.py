@@ -145,3 +145,39 @@ def test_garbled_blog_listing_is_not_fatal() -> None:
     found = [x for x in items if isinstance(x, LogViolation)]
     assert len(found) == 1 and found[0].victim == "kernel32.dll"
     assert Path(SEED).suffix == ".txt"
+
+
+def test_serialized_alert_in_the_log_is_decoded() -> None:
+    import base64
+    import json
+
+    from hvmiex.alerts.encode import encode_violation
+    from hvmiex.alerts.transport import serializer_lines
+    from hvmiex.logs.parse import decode_serialized
+    from hvmiex.logs.render import RenderOptions, render_violation
+    from hvmiex.violation import violation_from_dict
+
+    case = shared_path("oracle", "logs-real", "alerts-real", "win_um_module_code_write_export.json")
+    data = json.loads(case.read_text())["evaluations"][0]["violation"]
+    data["originator"].pop("same_process_as_victim", None)
+    v = violation_from_dict(data)
+    blob = base64.b64encode(encode_violation(v)).decode()
+    lines = render_violation(v, RenderOptions(guest=None))
+    lines += [f"serializers.c : 10 {m}" for m in serializer_lines(blob, 7, 100)]
+    lv = _one(lines)
+    assert lv.serialized == (blob,)
+    (decoded,) = decode_serialized(lv)
+    assert decoded.violation.victim.name_hash == v.victim.name_hash
+    assert propose_violation(lv).exception.victim.text == "ntdll.dll"
+
+
+def test_cr4_labels_are_swapped_upstream_and_values_decide() -> None:
+    """Upstream quirk (spec 04 §5.3): `(SMAP)` is printed when SMEP was cleared; the values say which."""
+    from hvmiex.logs.parse import parse_log
+
+    (lv,) = [x for x in parse_log(shared_path("oracle", "logs-real", "alerts-real", "win_km_cr4_smep.log"))
+             if isinstance(x, LogViolation)]  # fmt: skip
+    cr = lv.violation.victim.cr
+    assert cr is not None and cr.smep_cleared and not cr.smap_cleared
+    assert propose_violation(lv).exception.flags.value & 0xC00 == 0x800  # `smep` only (blog procedure)
+    assert propose_violation(lv, exact=True).exception.flags.value & 0xC00 == 0xC00  # alert: smep smap

@@ -211,3 +211,19 @@ def test_codeblocks_marker_positions() -> None:
     line = parse_codeblocks("[CODEBLOCKS] 0x0e7d94b2 (0xb9f,  MOV FS/GS), (Ret RIP->0xfffff8026c7a1f3e)")
     assert line.marker is not None and line.marker[0] == "Ret RIP" and line.marker[2] == 1
     assert line.pivots == ["MOV FS/GS"]
+
+
+def test_fast_codeblock_parsers_agree_with_the_strict_one() -> None:
+    import itertools
+
+    from hvmiex.logs.lines import _parse_codeblocks_strict
+    from hvmiex.logs.render import synthetic_log
+
+    seen = 0
+    for line in itertools.islice(synthetic_log(2), 20000):
+        if "[CODEBLOCKS]" in line:
+            message = line[line.index("[CODEBLOCKS]") :]
+            a, b = parse_codeblocks(message), _parse_codeblocks_strict(message)
+            assert (a.hashes, a.offsets, a.pivots, a.marker) == (b.hashes, b.offsets, b.pivots, b.marker)
+            seen += 1
+    assert seen > 500

@@ -96,9 +96,9 @@ def test_dask_local_cluster_gives_the_same_result(tmp_path: Path) -> None:
     from hvmiex.logs.mine import mine_dask
 
     paths = _write_logs(tmp_path, 3, 10, seed=9)
-    with distributed.LocalCluster(n_workers=1, threads_per_worker=2, processes=False, dashboard_address=None) as cluster:
-        with distributed.Client(cluster) as client:
-            result = mine_dask(paths, client)
+    cluster = distributed.LocalCluster(n_workers=1, threads_per_worker=2, processes=False, dashboard_address=None)
+    with cluster, distributed.Client(cluster) as client:
+        result = mine_dask(paths, client)
     assert result_documents(result) == result_documents(mine_paths(paths))
 
 

@@ -6,12 +6,11 @@ Names are resolved from hashes with a :class:`~hvmiex.namedb.NameResolver` (bund
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from hvmiex.binfile.reader import LoadResult, ParsedBin
+from hvmiex.binfile.reader import LoadResult, ParsedBin, paused_gc
 from hvmiex.config import Config, load_config
 from hvmiex.model import (
     CodeBlocksSignature,
@@ -37,7 +36,7 @@ from hvmiex.model.records import Exception_, Signature
 from hvmiex.namedb.resolver import NameResolver
 from hvmiex.namedb.rules import FieldRule, exception_field_rule, export_function_rule, export_library_rule
 from hvmiex.names import HashRule
-from hvmiex.source.writer import _intern
+from hvmiex.source.writer import _intern, fast_json_encoder
 
 LISTS = ("kernel", "user", "kernel-user", "glob", "signatures")
 _SHORT = {
@@ -268,7 +267,7 @@ _TABLE_OF: dict[type, str] = {
     KernelUserException: "kernel-user",
     GlobException: "glob",
 }
-_ENCODE = json.JSONEncoder(ensure_ascii=False).encode
+_ENCODE = fast_json_encoder()
 
 
 def _header(parsed: ParsedBin, sizes: dict[str, int], unknown: int, used: dict[int, int], present: set[int],
@@ -357,6 +356,17 @@ def inspect_json(
 ) -> str:
     """``json.dumps(inspect_parsed(...).to_dict())`` (tables limited to ``lists``), built from cached
     JSON fragments: names, flags and types repeat across records, so a million rows stay fast."""
+    with paused_gc():
+        return _inspect_json(parsed, config, resolver, load, lists)
+
+
+def _inspect_json(
+    parsed: ParsedBin,
+    config: Config | None,
+    resolver: NameResolver | None,
+    load: LoadResult | None,
+    lists: tuple[str, ...],
+) -> str:
     cfg = config or load_config()
     present, used = _usage(parsed)
     d = _Describer(cfg, resolver, present)

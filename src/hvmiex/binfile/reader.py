@@ -14,11 +14,13 @@ Two views of the same bytes:
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import enum
+import gc
 import os
 import struct
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -742,17 +744,23 @@ class _HashedReader:
             a, c, path_hash, flags, _r, otype, n = self.um(data, start)
         if 20 + 4 * n != size:
             return None
-        raw_ids = data[start + 20 : start + size]
-        refs = self.refs.get(raw_ids)
-        if refs is None:
-            refs = self.refs[raw_ids] = tuple(SignatureRef(i) for i in layout.unpack_u32_array(raw_ids, 0, n))
+        if n:
+            raw_ids = data[start + 20 : start + size]
+            refs = self.refs.get(raw_ids)
+            if refs is None:
+                refs = self.refs[raw_ids] = tuple(SignatureRef(i) for i in layout.unpack_u32_array(raw_ids, 0, n))
+        else:
+            refs = ()
         fs = self.flags.get(flags)
         if fs is None:
             fs = self.flags[flags] = FlagSet(flags)
-        name = self.name
+        names = self.names
+        na = names.get(a) or self.name(a)
+        nc = names.get(c) or self.name(c)
         if typ == TYPE_KM:
-            return _build(KernelException, (name(a), name(c), fs, otype, refs, path_hash, None))
-        return _build(_HASHED_CLASSES[typ], (name(a), name(c), name(path_hash), fs, otype, refs, None))
+            return _BUILD_KM((na, nc, fs, otype, refs, path_hash, None))
+        np = names.get(path_hash) or self.name(path_hash)
+        return _BUILDERS[_HASHED_CLASSES[typ]]((na, nc, np, fs, otype, refs, None))
 
 
 _KM_FIELDS = ("originator", "victim", "flags", "object_type", "signatures", "path_hash", "location")
@@ -795,12 +803,24 @@ _BUILDERS: dict[type, Callable[[tuple[object, ...]], Record]] = {
 }
 
 
-def _build(cls: type, values: tuple[object, ...]) -> Record:
-    return _BUILDERS[cls](values)
+_BUILD_KM = _BUILDERS[KernelException]
 
 
 def _subject(index: int, typ: int, pos: int) -> str:
     return f"object #{index} ({OBJECT_TYPE_NAMES.get(typ, f'type {typ}')}) at offset {pos} (0x{pos:x})"
+
+
+@contextlib.contextmanager
+def paused_gc() -> Iterator[None]:
+    """No cyclic garbage collection while millions of acyclic records are created (it would rescan them
+    again and again); the previous state is restored."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 def parse_exceptions_bin(data: bytes, path: str = "<bytes>") -> ParsedBin:
@@ -810,6 +830,11 @@ def parse_exceptions_bin(data: bytes, path: str = "<bytes>") -> ParsedBin:
     header or an object's ``Size`` disagrees with its content. Unknown object types become
     :class:`RawObject`.
     """
+    with paused_gc():
+        return _parse_exceptions_bin(data, path)
+
+
+def _parse_exceptions_bin(data: bytes, path: str) -> ParsedBin:
     data = bytes(data)
     n = len(data)
     if n < HEADER_SIZE:
@@ -826,6 +851,7 @@ def parse_exceptions_bin(data: bytes, path: str = "<bytes>") -> ParsedBin:
     fast = _HASHED_CLASSES
     append_record = records.append
     append_offset = offsets.append
+    per_type = [0] * 256
     pos = HEADER_SIZE
     while pos < n:
         if n - pos < OBJECT_HEADER_SIZE:
@@ -849,13 +875,17 @@ def parse_exceptions_bin(data: bytes, path: str = "<bytes>") -> ParsedBin:
                 raise _parse_error(path, pos, f"malformed record: {exc}", _subject(len(records), typ, pos)) from None
         append_record(record)
         append_offset(pos)
+        per_type[typ] += 1
         pos = end
     stored = HeaderCounts(
         header.kernel_count, header.user_count, header.signature_count, header.glob_count, header.kernel_user_count
     )
-    model = ExceptionSet(tuple(records), header.major, header.minor, header.build, None, header.reserved)
-    if model.header_counts() != stored:
-        model = ExceptionSet(model.records, header.major, header.minor, header.build, stored, header.reserved)
+    actual = HeaderCounts(
+        per_type[TYPE_KM], per_type[TYPE_UM] + per_type[TYPE_APC], sum(per_type[t] for t in _SIG_LIST_OF_TYPE),
+        per_type[TYPE_GLOB], per_type[TYPE_KUM],
+    )  # fmt: skip
+    counts = None if actual == stored else stored  # None: the writer computes the same counts again
+    model = ExceptionSet(tuple(records), header.major, header.minor, header.build, counts, header.reserved)
     return ParsedBin(model, tuple(offsets), path, stored)
 
 

@@ -41,7 +41,7 @@ from hvmiex.logs.lines import (
 )
 
 GZIP_MAGIC = b"\x1f\x8b"
-CODEBLOCK_CACHE = 4096  # earlier dumps remembered per guest, by RIP (Introcore dumps each RIP once, §7.2)
+CODEBLOCK_CACHE = 1024  # earlier dumps remembered per guest by RIP (Introcore: a 255-RIP table, §7.2)
 MAX_DUMP_BYTES = 1 << 16  # a [DUMPER] larger than this is not kept (the header is)
 
 

@@ -34,6 +34,7 @@ from hvmiex.model import (
     HashRule,
     IdtSignature,
     KernelException,
+    KernelFlag,
     KernelUserException,
     Name,
     NameOrigin,
@@ -161,6 +162,12 @@ def refine(proposal: Proposal, lv: LogViolation) -> Proposal:
         )
     refs = tuple(SignatureRef(s.id, s.name) for s in sigs)
     new_exc = replace(exc, flags=FlagSet(flags), signatures=refs)
+    cr = v.victim.cr
+    if isinstance(new_exc, KernelException) and cr is not None and (cr.smap_cleared or cr.smep_cleared):
+        # only the protection bit(s) the write actually cleared (spec 04 §10.2 step 8)
+        bits = (int(KernelFlag.SMAP) if cr.smap_cleared else 0) | (int(KernelFlag.SMEP) if cr.smep_cleared else 0)
+        both = int(KernelFlag.SMAP | KernelFlag.SMEP)
+        new_exc = replace(new_exc, flags=FlagSet((new_exc.flags.value & ~both) | bits))
     if isinstance(new_exc, UserException) and new_exc.object_type in _PC_TYPES:
         # upstream quirk (spec 03 §13.8): alert exceptions invert the process-creation types; the blog's
         # procedure uses the vocabulary's meaning (spec 04 §10.3)
