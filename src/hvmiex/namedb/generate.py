@@ -37,11 +37,64 @@ LINUX_MODULES = ["ext4", "ext3", "ext2", "xfs", "btrfs", "vfat", "fat", "msdos",
 EXPORTS = ["NtOpenFile", "NtCreateFile", "NtReadFile", "NtWriteFile", "NtClose", "NtOpenProcess", "NtOpenThread", "NtCreateThreadEx", "NtAllocateVirtualMemory", "NtFreeVirtualMemory", "NtProtectVirtualMemory", "NtReadVirtualMemory", "NtWriteVirtualMemory", "NtQueryVirtualMemory", "NtMapViewOfSection", "NtUnmapViewOfSection", "NtCreateSection", "NtQueueApcThread", "NtSetContextThread", "NtGetContextThread", "NtResumeThread", "NtSuspendThread", "NtTerminateProcess", "NtTerminateThread", "NtQueryInformationProcess", "NtSetInformationProcess", "NtQuerySystemInformation", "NtDelayExecution", "NtContinue", "NtCreateUserProcess", "NtCreateProcessEx", "NtDeviceIoControlFile", "NtLoadDriver", "NtSetValueKey", "NtOpenKey", "ZwOpenFile", "ZwCreateFile", "ZwClose", "ZwAllocateVirtualMemory", "ZwProtectVirtualMemory", "ZwWriteVirtualMemory", "ZwMapViewOfSection", "ZwQueueApcThread", "ZwSetContextThread", "ZwQuerySystemInformation", "LdrLoadDll", "LdrUnloadDll", "LdrGetProcedureAddress", "LdrInitializeThunk", "LdrGetDllHandle", "KiUserApcDispatcher", "KiUserExceptionDispatcher", "KiUserCallbackDispatcher", "KiRaiseUserExceptionDispatcher", "RtlUserThreadStart", "RtlDispatchException", "RtlAllocateHeap", "RtlFreeHeap", "RtlCreateHeap", "RtlExitUserThread", "RtlExitUserProcess", "RtlAddVectoredExceptionHandler", "RtlCreateUserThread", "RtlInitUnicodeString", "RtlCopyMemory", "RtlMoveMemory", "DbgBreakPoint", "DbgUiRemoteBreakin", "DbgPrint", "EtwEventWrite", "EtwEventWriteFull", "EtwEventRegister", "CreateProcessA", "CreateProcessW", "CreateProcessInternalW", "CreateRemoteThread", "CreateRemoteThreadEx", "CreateThread", "VirtualAlloc", "VirtualAllocEx", "VirtualProtect", "VirtualProtectEx", "VirtualFree", "WriteProcessMemory", "ReadProcessMemory", "LoadLibraryA", "LoadLibraryW", "LoadLibraryExA", "LoadLibraryExW", "GetProcAddress", "GetModuleHandleA", "GetModuleHandleW", "OpenProcess", "OpenThread", "QueueUserAPC", "SetThreadContext", "GetThreadContext", "ResumeThread", "SuspendThread", "CreateFileA", "CreateFileW", "ReadFile", "WriteFile", "DeviceIoControl", "CloseHandle", "ExitProcess", "TerminateProcess", "WinExec", "ShellExecuteA", "ShellExecuteW", "ShellExecuteExW", "SetWindowsHookExA", "SetWindowsHookExW", "CallNextHookEx", "MessageBoxA", "MessageBoxW", "GetMessageW", "DispatchMessageW", "PeekMessageW", "SendMessageW", "PostMessageW", "RegOpenKeyExA", "RegOpenKeyExW", "RegSetValueExA", "RegSetValueExW", "RegCreateKeyExW", "RegQueryValueExW", "CoCreateInstance", "CoInitialize", "CoInitializeEx", "OleInitialize", "SysAllocString", "InternetOpenA", "InternetOpenW", "InternetConnectW", "HttpOpenRequestW", "HttpSendRequestW", "URLDownloadToFileW", "WSAStartup", "WSASocketW", "socket", "connect", "send", "recv", "bind", "listen", "accept", "getaddrinfo", "gethostbyname", "AmsiScanBuffer", "AmsiScanString", "AmsiInitialize", "BaseThreadInitThunk", "IsDebuggerPresent", "CheckRemoteDebuggerPresent", "GetTickCount", "QueryPerformanceCounter", "Sleep", "SleepEx", "WaitForSingleObject", "WaitForMultipleObjects", "memcpy", "memmove", "memset", "strcpy", "strlen", "wcslen", "malloc", "free", "realloc", "calloc", "printf", "sprintf"]
 
 
+def _words(text: str) -> list[str]:
+    return text.split()
+
+
+MORE_PROCESSES = _words("""
+mrt msra quickassist psr stikynot sndvol tabtip wisptis eudcedit iscsicpl odbcad32 recdisc rstrui sdclt
+shrpubw sigverif slui sysedit systempropertiesadvanced tcmsetup unregmp2 utilman verifier wfs wiaacmgr
+winsat wmpnetwk wpr wsl wslhost wslservice ubuntu vmms vmwp vmcompute vmmem com.docker.service
+docker docker-desktop kubectl helm terraform ansible vagrant packer az aws gcloud azcopy
+teamviewer teamviewer_service anydesk logmein ultravnc vncviewer vncserver tvnserver radmin ammyy
+keepass keepassxc 1password bitwarden lastpass nordvpn openvpn openvpn-gui wireguard tailscale tailscaled
+wireshark dumpcap tshark fiddler burpsuite procmon procmon64 procexp procexp64 autoruns autoruns64 tcpview
+sysmon sysmon64 psexec psexesvc pslist pskill handle handle64 listdlls sigcheck strings accesschk
+x64dbg x32dbg ollydbg windbg ida ida64 ghidra dnspy ilspy pestudio die processhacker
+ucmapi msoia officeclicktorun officec2rclient appvshnotify integrator msosync msouc
+paint3d photos video.ui music.ui calculator windowscamera windowsterminal wt openconsole
+obs64 audacity gimp-2.10 inkscape blender krita handbrake ffmpeg ffprobe youtube-dl yt-dlp
+thunderbird seamonkey palemoon waterfox librewolf tor iridium yandex maxthon
+notepad++ sublime_text atom vscodium idea64 pycharm64 clion64 goland64 rider64 webstorm64 studio64 eclipse
+netbeans64 adb fastboot emulator qemu-system-x86_64 virtualbox virtualboxvm vboxheadless vboxsvc
+vmware vmware-vmx vmware-authd vmnat vmnetdhcp vmware-hostd
+""")
+MORE_MODULES = _words("""
+actxprxy adsldp adsldpc apisetschema appxdeploymentclient authui avrt batmeter bcp47langs biwinrt
+cabinet certcli certenroll clusapi cmutil coml2 comsvcs coremessaging coreuicomponents credprovs cryptngc
+d3d8 d3d8thk d3dim d3dref dataexchange dcomp devenum devmgr difxapi dmcmnutils dmusic
+dpapi dpx drvsetup dsparse dsreg dui70 duser dxva2 efswrt elscore esent evr explorerframe feclient fltlib
+fontsub framedynos fveapi fwbase fwpolicyiomgr gpapi hnetcfg ieadvpack ieapfltr ieui imapi2 inetmib1 inputhost
+iri joinutil ksuser ktmw32 linkinfo magnification mfc100 mfc110 mfc120 mfperfhelper mi midimap
+mlang mmdevapi mprapi msacm32 mscms msdart msdmo msdrm msi msimtf msisip msls31 msoert msrating
+msvfw32 msxml3 msxml6 ncobjapi ndfapi netshell newdev ninput normaliz
+npmproxy ntasn1 ntdsapi ntshrui odbc32 oleacchooks oledlg pcacli photowiz pnrpnsp
+policymanager profext puiapi qmgrprxy query rasadhlp reagent resutils rmclient rsaenh sapi
+sas scecli sclogon sensapi setupcln shdocvw shfolder shsvcs slc spfileq spinf spp sppc srclient
+srpapi sti structuredquery sxshared sxssrv synccenter syssetup t2embed tapi3 tbs thumbcache
+tquery twext ubpm uianimation uiautomationcore uireng umpdc unattend updatepolicy
+usbceip userdataservice usermgrcli utildll uxinit vbsapi vssapi vsstrace
+wcmapi wdscore webauthn webservices wevtsvc wfapigp whhelper windowscodecs windowscodecsext winbrand winipsec
+winmmbase winnsi winrnr winscard winsqlite3 winsrpc winsync wintypes wlanapi wlanutil wmsgapi wpdshext
+wscapi wscinterop wsnmp32 wsock32 xmllite xpsservices
+""")
+MORE_DRIVERS = _words("""
+3ware adp80xx amdsata amdsbs amdxata arcsas b06bdrv bxvbda cht4vx64 ebdrv hpsamd iastorvd itsas35i lsi_sas
+lsi_sas2i lsi_sas3i megasas megasas2i megasas35i megasr mvumis nvraid percsas2i percsas3i sisraid2 sisraid4
+vhdmp vhf vmbus vmbusr storvsc netvsc hyperkbd hypervideo vmgencounter vpci vmsproxy vid hvservice hvsocket
+winhv winhvr intelide pciide pciidex msahci ehstorclass ehstortcgdrv ufx01000 ucx01000 usbvideo usbaudio
+usbprint usbser wudfrd wudfpf umpass rdpbus rdpdr rdpvideominiport tsusbhub tsusbflt terminpt
+mpsdrv netbios nwifi vwifibus wanarp wanarpv6 ndproxy raspppoe raspptp rassstp rasl2tp rasagilevpn asyncmac
+irenum ndisvirtualbus netadapter smbdirect mrxdav webdav peauth secdrv spsys tpm acpidev acpipagr
+acpitime cmbatt compositebus gencounter hidi2c hidbth bthenum bthport bthusb bthmodem rfcomm
+""")
+
+
 def windows_names() -> list[str]:
     out: list[str] = []
-    out += [f"{s}.exe" for s in WIN_PROCESSES]
-    out += [f"{s}.dll" for s in WIN_MODULES + WIN_SERVICE_DLLS]
-    out += [f"{s}.sys" for s in WIN_DRIVERS]
+    out += [f"{s}.exe" for s in WIN_PROCESSES + MORE_PROCESSES]
+    out += [f"{s}.dll" for s in WIN_MODULES + WIN_SERVICE_DLLS + MORE_MODULES]
+    out += [f"{s}.sys" for s in WIN_DRIVERS + MORE_DRIVERS]
     out += [f"{s}.exe" for s in WIN_DRIVERS if s.startswith(("nt", "hal"))]
     # the same stems under the other extensions are common enough (tools named after their dll, etc.)
     for stem in WIN_PROCESSES:
