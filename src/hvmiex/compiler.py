@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import gc
+import operator
 import os
 import struct
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -197,6 +198,7 @@ class _Compiler:
         self.sig_flag_cache: dict[str | None, FlagSet] = {}
         self.user_types = config.types["user-mode"]
         self.um_rules: dict[tuple[Any, ...], tuple[HashRule, HashRule, HashRule]] = {}
+        self.plans: dict[tuple[Any, ...], tuple[Any, ...] | bool] = {}  # fast path (see _fast_record)
         self.registry: dict[Any, SignatureRef] = {}
         self.sig_where: dict[Any, tuple[SourceFile, JsonPath]] = {}
         self.ids_used: dict[int, str] = {}
@@ -591,9 +593,14 @@ class _Compiler:
     # ------------------------------------------------------------------ exceptions
 
     def _exception(self, s: SourceFile, i: int, kind: ExceptionKind, entry: Any, out: list[Exception_]) -> None:
-        ctx = _Ctx(s, ("Exceptions", i), "")  # subject derived from the path when a message needs it
         if self.locations:
-            self.loc = s.locate(ctx.path)
+            self.loc = s.locate(("Exceptions", i))
+        if type(entry) is dict:
+            fast = self._fast_record(kind, entry)
+            if fast is not None:
+                out.append(fast)
+                return
+        ctx = _Ctx(s, ("Exceptions", i), "")  # subject derived from the path when a message needs it
         if not isinstance(entry, dict):
             self.error(ctx, None, f"must be a JSON object, got {_show(entry)}")
             return
@@ -620,6 +627,179 @@ class _Compiler:
             rec = self._build(mctx, kind, member, last_field)
             if rec is not None:
                 out.append(rec)
+
+    # ------------------------------------------------------------------ fast path
+    # Huge inputs are mostly plain entries: text names, a known object type, flags text seen before, no
+    # group. ``_fast_record`` builds those directly from a per-(kind, object type, flags text) plan and
+    # cached names. It accepts only entries the full path accepts, and builds the same record; anything
+    # else (groups, verbatim values, errors, warnings, rare object types) returns None and goes through
+    # the full path, which reports problems. Nothing here adds diagnostics.
+
+    def _fast_record(self, kind: ExceptionKind, e: dict[str, Any]) -> Exception_ | None:
+        tv = e.get("object_type")
+        raw = e.get("flags")
+        if type(tv) is not str or not tv or (raw is not None and type(raw) is not str):
+            return None
+        key = (kind, tv, raw)
+        plan = self.plans.get(key)
+        if plan is None:
+            plan = self._plan(kind, tv, raw)
+            if plan is None:  # flags not seen yet: the full path fills the flag cache
+                return None
+            self.plans[key] = plan
+        if plan is False:
+            return None
+        orig = e.get("originator")
+        if type(orig) is not str or not orig or _maybe_group(orig, self.group_starts):
+            return None
+        if kind is ExceptionKind.USER_GLOB:
+            return self._fast_glob(e, orig, plan)
+        victim = e.get("victim")
+        if victim is not None and (type(victim) is not str or (victim and _maybe_group(victim, self.group_starts))):
+            return None
+        v_cache: dict[Any, Name]
+        otype, tname, flagset, need_victim, no_victim, rules = plan
+        if not victim:
+            if need_victim:
+                return None
+            victim = "*"
+        elif no_victim and (kind is not ExceptionKind.USER or victim != "*"):
+            return None
+        sigs = self._fast_refs(e.get("signatures"))
+        if sigs is None or len(sigs) > 16378:
+            return None
+        (o_rule, o_cache), (v_rule, v_cache), (p_rule, p_cache) = rules
+        o = o_cache.get(orig) or self._fast_name(orig, o_rule, o_cache)
+        v = v_cache.get(victim) or self._fast_name(victim, v_rule, v_cache)
+        if o is None or v is None:
+            return None
+        if kind is ExceptionKind.KERNEL:
+            if orig[-1] in "\\/":  # a path ending with a separator is refused by the full path
+                return None
+            return _new_km(o, v, flagset, otype, sigs, KM_PATH_HASH, self.loc)  # type: ignore[no-any-return]
+        process = e.get("process")
+        if process is not None and (type(process) is not str or (process and _maybe_group(process, self.group_starts))):
+            return None
+        if kind is ExceptionKind.KERNEL_USER:
+            process = process or "*"
+        elif not process:
+            if tname in UM_PROCESS_REQUIRED:
+                return None
+            p: Name | None = _NO_PROCESS
+        elif tname == "process":
+            return None
+        if process:
+            p = p_cache.get(process) or self._fast_name(process, p_rule, p_cache)
+            if p is None:
+                return None
+        maker = _new_kum if kind is ExceptionKind.KERNEL_USER else _new_apc if kind is ExceptionKind.USER_APC else _new_um
+        return maker(o, v, p, flagset, otype, sigs, self.loc)  # type: ignore[no-any-return]
+
+    def _fast_glob(self, e: dict[str, Any], orig: str, plan: tuple[Any, ...]) -> GlobException | None:
+        otype, tname, flagset, need_victim, no_victim, _rules = plan
+        victim = e.get("victim")
+        process = e.get("process")
+        if type(victim) is not str or (process is not None and type(process) is not str):
+            return None
+        if (not victim and need_victim) or (victim and no_victim):
+            return None
+        if victim and _maybe_group(victim, self.group_starts):
+            return None
+        if process:
+            if tname == "process" or _maybe_group(process, self.group_starts):
+                return None
+        elif tname in UM_PROCESS_REQUIRED:
+            return None
+        else:
+            process = ""
+        whole = orig + victim + process
+        if not ("*" in whole or "?" in whole or "[" in whole or "]" in whole or "\\\\" in whole):
+            return None
+        if not whole.isascii():  # the full path warns (quirk Q18)
+            return None
+        for pat in (orig, victim, process):
+            if len(pat) > IMAGE_BASE_NAME_LEN and _glob_units(pat) > IMAGE_BASE_NAME_LEN:
+                return None
+        sigs = self._fast_refs(e.get("signatures"))
+        if sigs is None or len(sigs) > 1000:
+            return None
+        return _new_glob(orig, victim or "*", process or "*", flagset, otype, sigs, self.loc)  # type: ignore[no-any-return]
+
+    def _plan(self, kind: ExceptionKind, tv: str, raw: str | None) -> tuple[Any, ...] | bool | None:
+        """What an entry of this kind, object type name and flags text gets: (object type, type name, flags,
+        victim required, victim forbidden, ((rule, name cache) of originator, victim, process)).
+        False: always the full path; None: flags not cached yet."""
+        section = _KIND_SECTION[kind]
+        t = self.config.types[section].get(tv)
+        if t is None or not 0 <= t <= U8:
+            return False
+        fl = self.flag_cache.get((kind, raw, tv))
+        if fl is None:
+            return None
+        flagset, tokens = fl
+        fold = "linux" not in tokens
+        no_rule = (self._rule(), {})
+        if kind is ExceptionKind.KERNEL:
+            if tv in KM_ORIGINATOR_OPTIONAL:  # integrity-dependent originator rules
+                return False
+            orule = self._rule(wide=True, fold=fold, table="kernel-mode", path_reduce=True)
+            vrule = self._rule(wide=True, fold=fold, table="kernel-mode")
+            rules = (orule, vrule)
+            need_victim, no_victim = tv in KM_VICTIM_REQUIRED, tv in KM_VICTIM_FORBIDDEN
+        elif kind is ExceptionKind.KERNEL_USER:
+            if "user" in tokens and "kernel" in tokens:
+                return False
+            if "user" in tokens:
+                orule = self._rule(wide=False, fold=fold, trim=IMAGE_BASE_NAME_LEN, table="user-mode")
+            else:
+                orule = self._rule(wide=True, fold=fold, table="kernel-mode")
+            rules = (orule, self._rule(wide=True, fold=fold, table="user-mode"),
+                     self._rule(wide=False, fold=fold, trim=IMAGE_BASE_NAME_LEN, table="user-mode"))  # fmt: skip
+            need_victim, no_victim = True, False
+        elif kind is ExceptionKind.USER_GLOB:
+            return (t, tv, flagset, tv in UM_VICTIM_REQUIRED, tv == "nx_zone", (no_rule, no_rule, no_rule))
+        else:
+            apc = kind is ExceptionKind.USER_APC
+            module_load = "module-load" in tokens
+            narrow = APC_NARROW if apc else UM_NARROW_ORIGINATOR
+            vnarrow = tv in (APC_NARROW if apc else UM_NARROW_VICTIM)
+            rkey = (apc, fold, tv in narrow and not module_load, vnarrow, None)
+            um = self.um_rules.get(rkey)
+            if um is None:
+                um = self.um_rules[rkey] = self._um_rules(*rkey)
+            rules = um
+            # nx_zone: no victim ("*" allowed in a user exception; checked per entry)
+            need_victim, no_victim = tv in UM_VICTIM_REQUIRED, tv == "nx_zone"
+        with_caches = tuple((r, self.names[id(r)]) for r in rules)
+        if len(with_caches) == 2:
+            with_caches += (no_rule,)
+        return (t, tv, flagset, need_victim, no_victim, with_caches)
+
+    def _fast_name(self, text: str, rule: HashRule, cache: dict[Any, Name]) -> Name | None:
+        """The Name of ``text`` under an interned rule (cached); None when the text is malformed."""
+        table = self.config.predefined.get(rule.table) if rule.table else None
+        try:
+            value, origin = name_value(text, rule, table)
+        except NameSyntaxError:
+            return None
+        n: Name = _new_name(value, text, rule, origin)
+        cache[text] = n
+        return n
+
+    def _fast_refs(self, v: Any) -> tuple[SignatureRef, ...] | None:
+        """Resolved signature references, sorted by id; None when one is unknown or malformed."""
+        if not v:
+            return ()
+        if type(v) is not list:
+            return None
+        registry = self.registry
+        try:
+            refs = [registry[name] for name in v]
+        except (KeyError, TypeError):
+            return None
+        if len(refs) > 1:
+            refs.sort(key=_REF_ID)
+        return tuple(refs)
 
     def _linux(self, entry: Mapping[str, Any]) -> bool:
         f = entry.get("flags")
@@ -1128,6 +1308,15 @@ _KIND_SECTION = {k: k.type_table for k in ExceptionKind}
 _KM_FIELDS = ("originator", "victim")
 _UM_FIELDS = ("originator", "victim", "process")
 _NO_PROCESS = Name(0, None, None, NameOrigin.VERBATIM)
+
+
+_REF_ID = operator.attrgetter("id")
+
+
+def _maybe_group(v: str, starts: frozenset[str]) -> bool:
+    """Can this non-empty text name a group? (first character, before or after lower-casing)"""
+    c = v[0]
+    return c in starts or (c not in _LOWER_IS_SELF and c.lower()[:1] in starts)
 
 
 def _glob_units(pattern: str) -> int:

@@ -126,3 +126,14 @@ def test_fast_json_equals_rows() -> None:
         limited = inspect_parsed(parsed, resolver=resolver, limit=1)
         assert all(len(rows) <= 1 for rows in limited.tables.values())
         assert limited.header["records"] == full["header"]["records"]
+
+
+def test_inspect_damaged_file_shows_records_before_the_damage(tmp_path: Path) -> None:
+    bad = tmp_path / "cut.bin"
+    bad.write_bytes(sample_bytes() + b"\x00")  # one stray byte: Introcore refuses, records stay readable
+    parsed = parse_exceptions_bin(bad.read_bytes(), partial=True)
+    assert parsed.error is not None and parsed.error.location is not None
+    assert len(parsed.records) == 16
+    run = CliRunner().invoke(main, ["inspect", str(bad)], env={"COLUMNS": "200"})
+    assert run.exit_code == 0, run.output
+    assert "damaged" in run.output and "NOT load" in run.output

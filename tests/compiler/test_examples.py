@@ -7,7 +7,7 @@ from pathlib import Path
 from hvmiex.binfile.layout import OBJECT_HEADER, unpack_header
 from hvmiex.compiler import compile_set
 
-EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "exceptions"
 
 
 def test_examples_compile() -> None:

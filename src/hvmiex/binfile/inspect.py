@@ -288,6 +288,7 @@ def _header(parsed: ParsedBin, sizes: dict[str, int], unknown: int, used: dict[i
         "records": {**actual, "unknown": unknown},
         "missing_signatures": sorted(f"0x{i:08x}" for i in set(used) - present),
         "unused_signatures": sorted(f"0x{i:08x}" for i in present - set(used)),
+        "damage": parsed.error.render() if parsed.error is not None else None,
     }  # fmt: skip
     if load is not None:
         header["introcore"] = {

@@ -695,6 +695,7 @@ class ParsedBin:
     offsets: tuple[int, ...]
     path: str = "<bytes>"
     header_counts: HeaderCounts | None = None  # as stored in the header
+    error: Diagnostic | None = None  # partial parse: why the walk stopped early (records before it are kept)
 
     @property
     def records(self) -> tuple[Record, ...]:
@@ -823,18 +824,19 @@ def paused_gc() -> Iterator[None]:
             gc.enable()
 
 
-def parse_exceptions_bin(data: bytes, path: str = "<bytes>") -> ParsedBin:
+def parse_exceptions_bin(data: bytes, path: str = "<bytes>", *, partial: bool = False) -> ParsedBin:
     """Read every record of ``data`` into the model (file order; all OSes; ``ignore``d records included).
 
     Raises :class:`BinaryFormatError` (with the byte offset) when the header is not an exceptions.bin
     header or an object's ``Size`` disagrees with its content. Unknown object types become
-    :class:`RawObject`.
+    :class:`RawObject`. With ``partial=True`` an object-level problem ends the walk instead: the records
+    before it are returned and :attr:`ParsedBin.error` says what stopped it (header problems still raise).
     """
     with paused_gc():
-        return _parse_exceptions_bin(data, path)
+        return _parse_exceptions_bin(data, path, partial)
 
 
-def _parse_exceptions_bin(data: bytes, path: str) -> ParsedBin:
+def _parse_exceptions_bin(data: bytes, path: str, partial: bool) -> ParsedBin:
     data = bytes(data)
     n = len(data)
     if n < HEADER_SIZE:
@@ -853,18 +855,21 @@ def _parse_exceptions_bin(data: bytes, path: str) -> ParsedBin:
     append_offset = offsets.append
     per_type = [0] * 256
     pos = HEADER_SIZE
+    error: BinaryFormatError | None = None
     while pos < n:
         if n - pos < OBJECT_HEADER_SIZE:
-            raise _parse_error(
+            error = _parse_error(
                 path, pos, f"{n - pos} stray byte(s) at the end: an object header needs 3", f"object #{len(records)}"
             )
+            break
         typ = data[pos]
         size = data[pos + 1] | (data[pos + 2] << 8)
         start = pos + OBJECT_HEADER_SIZE
         end = start + size
         if end > n:
             subject = _subject(len(records), typ, pos)
-            raise _parse_error(path, pos, f"Size {size} runs {end - n} byte(s) past the end of the file", subject, "Size")
+            error = _parse_error(path, pos, f"Size {size} runs {end - n} byte(s) past the end of the file", subject, "Size")
+            break
         record = None
         if typ in fast:
             record = fast_hashed(data, start, size, typ)
@@ -872,11 +877,14 @@ def _parse_exceptions_bin(data: bytes, path: str) -> ParsedBin:
             try:
                 record = unpack(typ, data[start:end])
             except (layout.LayoutError, struct.error, ValueError, IndexError) as exc:
-                raise _parse_error(path, pos, f"malformed record: {exc}", _subject(len(records), typ, pos)) from None
+                error = _parse_error(path, pos, f"malformed record: {exc}", _subject(len(records), typ, pos))
+                break
         append_record(record)
         append_offset(pos)
         per_type[typ] += 1
         pos = end
+    if error is not None and not partial:
+        raise error
     stored = HeaderCounts(
         header.kernel_count, header.user_count, header.signature_count, header.glob_count, header.kernel_user_count
     )
@@ -886,7 +894,7 @@ def _parse_exceptions_bin(data: bytes, path: str) -> ParsedBin:
     )  # fmt: skip
     counts = None if actual == stored else stored  # None: the writer computes the same counts again
     model = ExceptionSet(tuple(records), header.major, header.minor, header.build, counts, header.reserved)
-    return ParsedBin(model, tuple(offsets), path, stored)
+    return ParsedBin(model, tuple(offsets), path, stored, error.diagnostics[0] if error is not None else None)
 
 
 # --------------------------------------------------------------------------- both views

@@ -215,23 +215,21 @@ def inspect_command(
     """Show what FILE holds: header summary, Introcore's verdict, and a table per list (kernel, user,
     kernel-user, glob, signatures) with names resolved from hashes where possible."""
     from hvmiex.binfile.inspect import LISTS, inspect_json, inspect_parsed
-    from hvmiex.binfile.reader import load
+    from hvmiex.binfile.reader import load, parse_exceptions_bin
 
     data = file.read_bytes()
     result = load(data, str(file))
-    if result.parsed is None:
-        if result.parse_error is not None:
-            raise result.parse_error
-        from hvmiex.errors import BinaryFormatError
-
-        raise BinaryFormatError(f"{file}: not an exceptions.bin", result.reasons)
+    parsed = result.parsed
+    if parsed is None:
+        # show what precedes the damage (header problems still refuse)
+        parsed = parse_exceptions_bin(data, str(file), partial=True)
     config = _config(config_path)
     resolver = _resolver(names, no_builtin_names)
     shown = lists or LISTS
     if output_format == "json":
-        click.echo(inspect_json(result.parsed, config=config, resolver=resolver, load=result, lists=shown))
+        click.echo(inspect_json(parsed, config=config, resolver=resolver, load=result, lists=shown))
         return
-    report = inspect_parsed(result.parsed, config=config, resolver=resolver, load=result, limit=limit or None)
+    report = inspect_parsed(parsed, config=config, resolver=resolver, load=result, limit=limit or None)
     console = stdout_console()
     h = report.header
     c, r = h["counts"], h["records"]
@@ -252,6 +250,9 @@ def inspect_command(
     )  # fmt: skip
     for reason in intro["reasons"]:
         console.print("    " + reason, markup=False, highlight=False)
+    if parsed.error is not None:
+        console.print(Text("  the file is damaged; records up to the damage are shown: " + parsed.error.render(),
+                           style="yellow"))  # fmt: skip
     if h["missing_signatures"]:
         console.print(f"  [yellow]referenced but missing signatures: {', '.join(h['missing_signatures'])}[/]")
     if h["unused_signatures"]:

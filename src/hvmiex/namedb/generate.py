@@ -96,9 +96,6 @@ def windows_names() -> list[str]:
     out += [f"{s}.dll" for s in WIN_MODULES + WIN_SERVICE_DLLS + MORE_MODULES]
     out += [f"{s}.sys" for s in WIN_DRIVERS + MORE_DRIVERS]
     out += [f"{s}.exe" for s in WIN_DRIVERS if s.startswith(("nt", "hal"))]
-    # the same stems under the other extensions are common enough (tools named after their dll, etc.)
-    for stem in WIN_PROCESSES:
-        out.append(f"{stem}.dll")
     for area, names in API_SETS.items():
         for name in names.split():
             for major in (1, 2):

@@ -137,7 +137,11 @@ class NameResolver:
         index = self._index.get(key)
         if index is None:
             index = {}
-            for name in self._names:
+            names: Iterable[str] = self._names
+            if trim is not None:
+                # trimmed fields hold process names: on equal prefixes prefer an executable's name
+                names = sorted(self._names, key=lambda n: not n.lower().endswith(".exe"))
+            for name in names:
                 index.setdefault(_shape_hash(name, wide, fold, trim), name)
                 if name.startswith(("\\", "/")) or (len(name) > 2 and name[1:3] == ":\\"):
                     try:
