@@ -230,6 +230,12 @@ class ExceptionStore:
     info_cache: dict[object, Any] = field(default_factory=dict)  # decision-result objects reused across calls
     trace_cache: dict[object, Any] = field(default_factory=dict)
     group_cache: dict[tuple[int, ...], list[tuple[int, tuple[int, ...]]]] = field(default_factory=dict)
+    # bumped whenever exceptions, signatures or their names change: memos outside the store compare it
+    generation: int = 0
+    # per scan variant, one reach index per bucket (None until first used)
+    reach_tables: dict[object, list[ReachIndex | None]] = field(default_factory=dict)
+    # signature ID tuple -> True when every ID is a codeblocks ID (step 3 results memoised per code window)
+    cb_only: dict[tuple[int, ...], bool] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         for name in SCALAR_LIST_NAMES + ALERT_LIST_NAMES:
@@ -242,7 +248,9 @@ class ExceptionStore:
     # ----------------------------------------------------------------- change tracking
 
     def invalidate(self) -> None:
+        self.generation += 1
         self._reach.clear()
+        self.reach_tables.clear()
         self._pos.clear()
         self._sig_pos.clear()
         self.info_cache.clear()
@@ -268,6 +276,16 @@ class ExceptionStore:
         if idx is None:  # built once per (bucket, scan variant) and kept until the lists change
             idx = build_reach_index(self.buckets[list_name][b], include)
             self._reach[key] = idx
+        return idx
+
+    def reach_in(self, list_name: str, b: int, variant: object, include: Callable[[LoadedException], bool]) -> ReachIndex:
+        """Like :meth:`reach`, through a per-variant table of 16 buckets (``variant`` names one list)."""
+        tab = self.reach_tables.get(variant)
+        if tab is None:
+            tab = self.reach_tables[variant] = [None] * 16
+        idx = tab[b]
+        if idx is None:
+            idx = tab[b] = self.reach(list_name, b, variant, include)
         return idx
 
     def positions(self, list_name: str) -> PosIndex:
@@ -361,6 +379,7 @@ class ExceptionStore:
     def add_signature(self, s: LoadedSignature) -> None:
         self.signatures[s.type].append(s)
         self._sig_pos.pop(s.type, None)
+        self.generation += 1
 
     def find_signatures(self, sig_id: int) -> list[LoadedSignature]:
         t = (sig_id >> 22) & 0x3FF

@@ -8,10 +8,12 @@ so memory stays flat in the size of the log. Lines it cannot place are counted b
 
 from __future__ import annotations
 
+import codecs
 import gzip
 import io
 import re
 import sys
+import zlib
 from collections import Counter, OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -68,31 +70,72 @@ class CountingReader(io.RawIOBase):
 
 
 class LogSource:
-    """An opened log: its name, its decoded text (as lines or big chunks) and a byte counter for progress."""
+    """An opened log: its name, its content (as bytes chunks, decoded chunks or lines) and a byte counter for
+    progress.
+
+    A truncated or damaged gzip member is not fatal to what came before it: every reader below first hands
+    out all the bytes decompressed before the damage, and only then raises the ``EOFError`` (or
+    ``zlib.error`` / ``gzip.BadGzipFile``) for the caller to report.
+    """
 
     CHUNK = 1 << 22
 
-    def __init__(self, name: str, text: io.TextIOWrapper, counter: CountingReader, size: int | None,
+    def __init__(self, name: str, stream: BinaryIO, counter: CountingReader, size: int | None,
                  close: Callable[[], None]) -> None:  # fmt: skip
         self.name = name
-        self.text = text
+        self.stream = stream
         self.counter = counter
         self.size = size
         self._close = close
 
     @property
-    def lines(self) -> Iterator[str]:
-        for line in self.text:
-            yield line.rstrip("\r\n")
+    def raw_chunks(self) -> Iterator[bytes]:
+        """The (decompressed) bytes in chunks of about :attr:`CHUNK` bytes, split anywhere."""
+        read = getattr(self.stream, "read1", self.stream.read)  # read1: partial data is never held back
+        limit = self.CHUNK
+        parts: list[bytes] = []
+        size = 0
+        try:
+            while True:
+                data = read(limit)
+                if not data:
+                    break
+                parts.append(data)
+                size += len(data)
+                if size >= limit:
+                    yield data if len(parts) == 1 else b"".join(parts)
+                    parts = []
+                    size = 0
+        except (EOFError, zlib.error, gzip.BadGzipFile):
+            if parts:  # what was decompressed before the damage, then the error
+                yield b"".join(parts)
+            raise
+        if parts:
+            yield b"".join(parts)
 
     @property
     def chunks(self) -> Iterator[str]:
-        read = self.text.read
-        while True:
-            chunk = read(self.CHUNK)
-            if not chunk:
-                return
-            yield chunk
+        """Decoded text chunks (UTF-8, ``surrogateescape``), split anywhere."""
+        decode = codecs.getincrementaldecoder("utf-8")("surrogateescape").decode
+        for data in self.raw_chunks:
+            text = decode(data)
+            if text:
+                yield text
+        text = decode(b"", True)
+        if text:
+            yield text
+
+    @property
+    def lines(self) -> Iterator[str]:
+        """Decoded lines without their line ends."""
+        rest = ""
+        for chunk in self.chunks:
+            parts = (rest + chunk).split("\n")
+            rest = parts.pop()
+            for line in parts:
+                yield line.rstrip("\r")
+        if rest:
+            yield rest.rstrip("\r\n")
 
     @property
     def bytes_read(self) -> int:
@@ -122,13 +165,13 @@ def open_log(path: str | Path) -> LogSource:
     stream: BinaryIO = buffered
     if buffered.peek(2)[:2] == GZIP_MAGIC:
         stream = cast(BinaryIO, gzip.GzipFile(fileobj=buffered, mode="rb"))
-    text = io.TextIOWrapper(stream, encoding="utf-8", errors="surrogateescape", newline="\n")
 
     def close() -> None:
-        text.detach()
+        if stream is not buffered:
+            stream.close()  # the GzipFile only; the file below is closed by close_raw
         close_raw()
 
-    return LogSource(name, text, counter, size, close)
+    return LogSource(name, stream, counter, size, close)
 
 
 # ---------------------------------------------------------------------------------------------------------
