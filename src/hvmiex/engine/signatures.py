@@ -257,26 +257,39 @@ def codeblocks_rip(ctx: Context, e: LoadedException) -> int:
     return o.rip
 
 
+def _window_entry(ctx: Context, rip: int, medium: bool, execute: bool) -> list[Any] | None:
+    """The engine-wide cache entry ``[memory, result, memo, generation]`` of one code window (None when
+    the violation carries precomputed codeblocks, which are never shared)."""
+    shared = ctx.window_cache
+    if shared is None or ctx.v.codeblocks:
+        return None
+    env = ctx.v.env
+    memory = env.memory
+    mode64 = env.decode_64
+    # engine-wide cache per code window (Introcore caches per RIP, upstream quirk §13.17: transparent)
+    wkey = (id(memory), rip, medium, execute, mode64)
+    hit = shared.get(wkey)
+    if hit is not None and hit[0] is memory:
+        return hit  # type: ignore[no-any-return]
+    result = _extract_uncached(ctx, rip, medium, execute, mode64)
+    if len(shared) >= WINDOW_CACHE_SIZE:
+        shared.clear()
+    entry: list[Any] = [memory, result, {}, ctx.store.generation]
+    shared[wkey] = entry  # the entry keeps ``memory`` alive, so its id cannot be reused meanwhile
+    return entry
+
+
 def _extract(ctx: Context, rip: int, medium: bool, execute: bool) -> tuple[str, tuple[int, ...]]:
     key = (rip, int(medium), execute)
     got = ctx.extracted.get(key)
     if got is not None:
         return got
-    memory = ctx.v.env.memory
-    mode64 = ctx.v.env.decode_64
-    # engine-wide cache per code window (Introcore caches per RIP, upstream quirk §13.17: transparent)
-    shared = ctx.window_cache
-    wkey = (id(memory), rip, medium, execute, mode64)
-    hit = shared.get(wkey) if shared is not None else None
+    entry = _window_entry(ctx, rip, medium, execute)
     result: tuple[str, tuple[int, ...]]
-    if hit is not None and hit[0] is memory:
-        result = hit[1]
+    if entry is not None:
+        result = entry[1]
     else:
-        result = _extract_uncached(ctx, rip, medium, execute, mode64)
-        if shared is not None and not ctx.v.codeblocks:
-            if len(shared) >= WINDOW_CACHE_SIZE:
-                shared.clear()
-            shared[wkey] = (memory, result)
+        result = _extract_uncached(ctx, rip, medium, execute, ctx.v.env.decode_64)
     ctx.extracted[key] = result
     return result
 
@@ -601,6 +614,7 @@ class Step3:
     reason: Reason
     checks: list[SignatureCheck]
     why: str
+    memo: bool = False  # shared by every decision with the same code window (treat as immutable)
 
 
 def step3(ctx: Context, e: LoadedException) -> Step3:
@@ -620,6 +634,39 @@ def step3(ctx: Context, e: LoadedException) -> Step3:
             return Step3("fail", Reason.EXPORT_NOT_MATCHED, checks, why)
     if not e.signatures:
         return Step3("match", Reason.ALLOWED, checks, "no signatures")
+    store = ctx.store
+    sigs = e.signatures
+    cb_only = store.cb_only.get(sigs)
+    if cb_only is None:
+        cb_only = all((i >> 22) & 0x3FF == ST_CODEBLOCKS for i in sigs)
+        if len(store.cb_only) > 65536:
+            store.cb_only.clear()
+        store.cb_only[sigs] = cb_only
+    if cb_only:
+        # a codeblocks-only list decides the same way for every violation with the same code window,
+        # exception kind and 32/64 requirement: memoised per window (the "list passes" tests run once)
+        rip = codeblocks_rip(ctx, e)
+        if rip != 0:
+            medium = e.kind is Kind.UM or e.kind is Kind.UMG
+            o = v.originator
+            execute = medium and isinstance(o, UserOriginator) and o.execute
+            entry = _window_entry(ctx, rip, medium, execute)
+            if entry is not None:
+                if entry[3] != store.generation:
+                    entry[2] = {}
+                    entry[3] = store.generation
+                memo = entry[2]
+                key = (sigs, e.kind, _requires64(ctx, e, ST_CODEBLOCKS))
+                hit: Step3 | None = memo.get(key)
+                if hit is None:
+                    hit = _step3_groups(ctx, e, checks)
+                    hit.memo = True
+                    memo[key] = hit
+                return hit
+    return _step3_groups(ctx, e, checks)
+
+
+def _step3_groups(ctx: Context, e: LoadedException, checks: list[SignatureCheck]) -> Step3:
     whys = []
     memo = ctx.store.group_cache
     groups = memo.get(e.signatures)
