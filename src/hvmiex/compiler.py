@@ -198,7 +198,10 @@ class _Compiler:
         self.sig_flag_cache: dict[str | None, FlagSet] = {}
         self.user_types = config.types["user-mode"]
         self.um_rules: dict[tuple[Any, ...], tuple[HashRule, HashRule, HashRule]] = {}
-        self.plans: dict[tuple[Any, ...], tuple[Any, ...] | bool] = {}  # fast path (see _fast_record)
+        # fast path (see _fast_record): per kind, (object type, flags text) -> plan
+        self.plans: dict[ExceptionKind, dict[Any, Any]] = {k: {} for k in ExceptionKind}
+        # first characters that cannot start a group name, before or after lower-casing
+        self.safe_first = _LOWER_IS_SELF - self.group_starts
         self.registry: dict[Any, SignatureRef] = {}
         self.sig_where: dict[Any, tuple[SourceFile, JsonPath]] = {}
         self.ids_used: dict[int, str] = {}
@@ -271,8 +274,18 @@ class _Compiler:
                 self.error(_Ctx(s, (), f"file {s.path}"), "Exceptions", "must be a JSON array")
                 continue
             ekind = ExceptionKind(kind)
+            if self.locations:
+                for i, entry in enumerate(entries):
+                    self._exception(s, i, ekind, entry, exceptions)
+                continue
+            # hot loop: plain entries straight from the fast path, the others through _exception
+            fast, plans, append = self._fast_record, self.plans[ekind], exceptions.append
             for i, entry in enumerate(entries):
-                self._exception(s, i, ekind, entry, exceptions)
+                rec = fast(ekind, plans, entry) if type(entry) is dict else None
+                if rec is None:
+                    self._exception(s, i, ekind, entry, exceptions)
+                else:
+                    append(rec)
         if self.problems:
             raise InputError("refused: nothing was written", tuple(self.problems) + tuple(self.notes))
         records, dropped = self._arrange(exceptions, signatures)
@@ -323,9 +336,13 @@ class _Compiler:
                 glob.append(e)
             for r in e.signatures:
                 referenced.add(r.id)
-        km.sort(key=lambda e: (e.path_hash, e.originator.value, e.object_type, e.victim.value, e.flags.value))
-        um.sort(key=lambda e: (e.originator.value, e.object_type, e.victim.value, e.process.value, e.flags.value))
-        kum.sort(key=lambda e: (e.originator.value, e.process.value, e.object_type, e.victim.value, e.flags.value))
+        # each sort key packed into one int (fields of 32 bits each, most significant first) orders like
+        # the tuple of spec 02 §12 when every field is a u32, and compares much faster; else tuples
+        km = _sorted(km, [(e.path_hash, e.originator.value, e.object_type, e.victim.value, e.flags.value) for e in km])
+        um = _sorted(um, [(e.originator.value, e.object_type, e.victim.value, e.process.value, e.flags.value) for e in um])
+        kum = _sorted(
+            kum, [(e.originator.value, e.process.value, e.object_type, e.victim.value, e.flags.value) for e in kum]
+        )
         # upstream quirk Q2: globs whose originator starts with a glob item are written twice: first
         # unsorted, then again inside the sorted list of all globs
         prefix = [g for g in glob if g.originator.startswith(GLOB_PREFIX_START)]
@@ -596,7 +613,7 @@ class _Compiler:
         if self.locations:
             self.loc = s.locate(("Exceptions", i))
         if type(entry) is dict:
-            fast = self._fast_record(kind, entry)
+            fast = self._fast_record(kind, self.plans[kind], entry)
             if fast is not None:
                 out.append(fast)
                 return
@@ -635,35 +652,35 @@ class _Compiler:
     # else (groups, verbatim values, errors, warnings, rare object types) returns None and goes through
     # the full path, which reports problems. Nothing here adds diagnostics.
 
-    def _fast_record(self, kind: ExceptionKind, e: dict[str, Any]) -> Exception_ | None:
+    def _fast_record(self, kind: ExceptionKind, plans: dict[Any, Any], e: dict[str, Any]) -> Exception_ | None:
+        """The record of a plain entry, or None (use the full path). ``plans``: this kind's plans."""
         tv = e.get("object_type")
         raw = e.get("flags")
         if type(tv) is not str or not tv or (raw is not None and type(raw) is not str):
             return None
-        key = (kind, tv, raw)
-        plan = self.plans.get(key)
+        plan = plans.get((tv, raw))
         if plan is None:
             plan = self._plan(kind, tv, raw)
             if plan is None:  # flags not seen yet: the full path fills the flag cache
                 return None
-            self.plans[key] = plan
+            plans[(tv, raw)] = plan
         if plan is False:
             return None
+        safe = self.safe_first
         orig = e.get("originator")
-        if type(orig) is not str or not orig or _maybe_group(orig, self.group_starts):
+        if type(orig) is not str or not orig or (orig[0] not in safe and _maybe_group(orig, self.group_starts)):
             return None
-        if kind is ExceptionKind.USER_GLOB:
+        code, otype, tname, flagset, need_victim, no_victim, rules = plan
+        if code == _GLOB:
             return self._fast_glob(e, orig, plan)
         victim = e.get("victim")
-        if victim is not None and (type(victim) is not str or (victim and _maybe_group(victim, self.group_starts))):
-            return None
-        v_cache: dict[Any, Name]
-        otype, tname, flagset, need_victim, no_victim, rules = plan
         if not victim:
-            if need_victim:
+            if need_victim or (victim is not None and type(victim) is not str):
                 return None
             victim = "*"
-        elif no_victim and (kind is not ExceptionKind.USER or victim != "*"):
+        elif type(victim) is not str or (victim[0] not in safe and _maybe_group(victim, self.group_starts)):
+            return None
+        elif no_victim and (code != _UM or victim != "*"):  # nx_zone: "*" allowed in a user exception
             return None
         sigs = self._fast_refs(e.get("signatures"))
         if sigs is None or len(sigs) > 16378:
@@ -673,40 +690,44 @@ class _Compiler:
         v = v_cache.get(victim) or self._fast_name(victim, v_rule, v_cache)
         if o is None or v is None:
             return None
-        if kind is ExceptionKind.KERNEL:
+        if code == _KM:
             if orig[-1] in "\\/":  # a path ending with a separator is refused by the full path
                 return None
             return _new_km(o, v, flagset, otype, sigs, KM_PATH_HASH, self.loc)  # type: ignore[no-any-return]
         process = e.get("process")
-        if process is not None and (type(process) is not str or (process and _maybe_group(process, self.group_starts))):
-            return None
-        if kind is ExceptionKind.KERNEL_USER:
-            process = process or "*"
-        elif not process:
-            if tname in UM_PROCESS_REQUIRED:
+        p: Name | None
+        if not process:
+            if process is not None and type(process) is not str:
                 return None
-            p: Name | None = _NO_PROCESS
-        elif tname == "process":
+            if code == _KUM:
+                p = p_cache.get("*") or self._fast_name("*", p_rule, p_cache)
+            elif tname in UM_PROCESS_REQUIRED:
+                return None
+            else:
+                p = _NO_PROCESS
+        elif type(process) is not str or (process[0] not in safe and _maybe_group(process, self.group_starts)):
             return None
-        if process:
+        elif code != _KUM and tname == "process":
+            return None
+        else:
             p = p_cache.get(process) or self._fast_name(process, p_rule, p_cache)
-            if p is None:
-                return None
-        maker = _new_kum if kind is ExceptionKind.KERNEL_USER else _new_apc if kind is ExceptionKind.USER_APC else _new_um
+        if p is None:
+            return None
+        maker = _new_um if code == _UM else _new_apc if code == _APC else _new_kum
         return maker(o, v, p, flagset, otype, sigs, self.loc)  # type: ignore[no-any-return]
 
     def _fast_glob(self, e: dict[str, Any], orig: str, plan: tuple[Any, ...]) -> GlobException | None:
-        otype, tname, flagset, need_victim, no_victim, _rules = plan
+        _code, otype, tname, flagset, need_victim, no_victim, _rules = plan
         victim = e.get("victim")
         process = e.get("process")
         if type(victim) is not str or (process is not None and type(process) is not str):
             return None
         if (not victim and need_victim) or (victim and no_victim):
             return None
-        if victim and _maybe_group(victim, self.group_starts):
+        if victim and victim[0] not in self.safe_first and _maybe_group(victim, self.group_starts):
             return None
         if process:
-            if tname == "process" or _maybe_group(process, self.group_starts):
+            if tname == "process" or (process[0] not in self.safe_first and _maybe_group(process, self.group_starts)):
                 return None
         elif tname in UM_PROCESS_REQUIRED:
             return None
@@ -726,7 +747,7 @@ class _Compiler:
         return _new_glob(orig, victim or "*", process or "*", flagset, otype, sigs, self.loc)  # type: ignore[no-any-return]
 
     def _plan(self, kind: ExceptionKind, tv: str, raw: str | None) -> tuple[Any, ...] | bool | None:
-        """What an entry of this kind, object type name and flags text gets: (object type, type name, flags,
+        """What an entry of this kind, object type name and flags text gets: (kind code, object type, type name, flags,
         victim required, victim forbidden, ((rule, name cache) of originator, victim, process)).
         False: always the full path; None: flags not cached yet."""
         section = _KIND_SECTION[kind]
@@ -757,7 +778,7 @@ class _Compiler:
                      self._rule(wide=False, fold=fold, trim=IMAGE_BASE_NAME_LEN, table="user-mode"))  # fmt: skip
             need_victim, no_victim = True, False
         elif kind is ExceptionKind.USER_GLOB:
-            return (t, tv, flagset, tv in UM_VICTIM_REQUIRED, tv == "nx_zone", (no_rule, no_rule, no_rule))
+            return (_GLOB, t, tv, flagset, tv in UM_VICTIM_REQUIRED, tv == "nx_zone", (no_rule, no_rule, no_rule))
         else:
             apc = kind is ExceptionKind.USER_APC
             module_load = "module-load" in tokens
@@ -773,7 +794,7 @@ class _Compiler:
         with_caches = tuple((r, self.names[id(r)]) for r in rules)
         if len(with_caches) == 2:
             with_caches += (no_rule,)
-        return (t, tv, flagset, need_victim, no_victim, with_caches)
+        return (_KIND_CODE[kind], t, tv, flagset, need_victim, no_victim, with_caches)
 
     def _fast_name(self, text: str, rule: HashRule, cache: dict[Any, Name]) -> Name | None:
         """The Name of ``text`` under an interned rule (cached); None when the text is malformed."""
@@ -1311,6 +1332,26 @@ _NO_PROCESS = Name(0, None, None, NameOrigin.VERBATIM)
 
 
 _REF_ID = operator.attrgetter("id")
+_KM, _UM, _APC, _KUM, _GLOB = range(5)  # kind codes of the fast path (ints compare faster than enums hash)
+_KIND_CODE = {ExceptionKind.KERNEL: _KM, ExceptionKind.USER: _UM, ExceptionKind.USER_APC: _APC,
+              ExceptionKind.KERNEL_USER: _KUM, ExceptionKind.USER_GLOB: _GLOB}  # fmt: skip
+
+
+def _sorted(records: list[Any], keys: list[tuple[int, int, int, int, int]]) -> list[Any]:
+    """``records`` stably sorted by ``keys`` (five-int tuples, one per record)."""
+    try:
+        packed = [
+            # (a | ... | e) >> 32 is 0 exactly when all five are in 0..0xFFFFFFFF (a negative one makes it -1)
+            (((((a << 32) | b) << 32 | c) << 32 | d) << 32) | e if (a | b | c | d | e) >> 32 == 0 else -1
+            for a, b, c, d, e in keys
+        ]  # fmt: skip
+    except TypeError:  # not ints: compare the tuples themselves
+        packed = [-1]
+    if -1 in packed:
+        order = sorted(range(len(records)), key=keys.__getitem__)
+    else:
+        order = sorted(range(len(records)), key=packed.__getitem__)
+    return [records[i] for i in order]
 
 
 def _maybe_group(v: str, starts: frozenset[str]) -> bool:

@@ -2,8 +2,44 @@
 
 from __future__ import annotations
 
-from hvmiex.binfile.layout import MAGIC, FileHeader, pack_header, pack_record
-from hvmiex.model.records import ExceptionSet
+import struct
+
+from hvmiex.binfile.layout import (
+    GLOB_EXCEPTION,
+    KM_EXCEPTION,
+    MAGIC,
+    OBJECT_HEADER,
+    UM_EXCEPTION,
+    FileHeader,
+    encode_glob_string,
+    pack_header,
+    pack_record,
+)
+from hvmiex.model.enums import ObjectType
+from hvmiex.model.records import (
+    ExceptionSet,
+    GlobException,
+    KernelException,
+    KernelUserException,
+    UserApcException,
+    UserException,
+)
+
+# Hot path for huge sets: object header + fixed part (+ one signature id) in one precompiled pack call,
+# built from the layout declarations (same fields, same order). Everything else goes through pack_record.
+_HEAD = OBJECT_HEADER.struct.format
+_KM0 = struct.Struct(_HEAD + KM_EXCEPTION.struct.format[1:])
+_KM1 = struct.Struct(_KM0.format + "I")
+_UM0 = struct.Struct(_HEAD + UM_EXCEPTION.struct.format[1:])
+_UM1 = struct.Struct(_UM0.format + "I")
+_GLOB0 = struct.Struct(_HEAD + GLOB_EXCEPTION.struct.format[1:])
+_UM_TYPES = {
+    UserException: ObjectType.UM_EXCEPTION.value,
+    UserApcException: ObjectType.APC_UM_EXCEPTION.value,
+    KernelUserException: ObjectType.KUM_EXCEPTION.value,
+}
+_KM_TYPE = ObjectType.KM_EXCEPTION.value
+_GLOB_TYPE = ObjectType.UM_GLOB_EXCEPTION.value
 
 
 def write_bytes(exception_set: ExceptionSet) -> bytes:
@@ -14,5 +50,38 @@ def write_bytes(exception_set: ExceptionSet) -> bytes:
         c.glob, c.kernel_user, exception_set.reserved,
     )  # fmt: skip
     parts = [pack_header(header)]
-    parts.extend(map(pack_record, exception_set.records))
+    append = parts.append
+    km0, km1, um0, um1, glob0 = _KM0.pack, _KM1.pack, _UM0.pack, _UM1.pack, _GLOB0.pack
+    um_types = _UM_TYPES
+    enc = encode_glob_string
+    for r in exception_set.records:
+        t = type(r)
+        if t is KernelException:
+            sigs = r.signatures
+            if not sigs:
+                append(km0(_KM_TYPE, 20, r.originator.value, r.path_hash, r.victim.value, r.flags.value, 0,
+                           r.object_type, 0))  # fmt: skip
+                continue
+            if len(sigs) == 1:
+                append(km1(_KM_TYPE, 24, r.originator.value, r.path_hash, r.victim.value, r.flags.value, 0,
+                           r.object_type, 1, sigs[0].id))  # fmt: skip
+                continue
+        elif t in um_types:
+            sigs = r.signatures
+            if not sigs:
+                append(um0(um_types[t], 20, r.originator.value, r.victim.value, r.process.value, r.flags.value, 0,
+                           r.object_type, 0))  # fmt: skip
+                continue
+            if len(sigs) == 1:
+                append(um1(um_types[t], 24, r.originator.value, r.victim.value, r.process.value, r.flags.value, 0,
+                           r.object_type, 1, sigs[0].id))  # fmt: skip
+                continue
+        elif t is GlobException and not r.signatures:
+            strings = enc(r.originator) + enc(r.victim) + enc(r.process)
+            size = 8 + len(strings)
+            if size <= 0xFFFF:
+                append(glob0(_GLOB_TYPE, size, r.flags.value, 0, r.object_type, 0))
+                append(strings)
+                continue
+        append(pack_record(r))
     return b"".join(parts)

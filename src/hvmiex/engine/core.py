@@ -220,9 +220,12 @@ class Engine:
                     Action.ALLOWED, Reason.SAME_VALUE, note="write of 0 bytes: same value",
                     warnings=("the violation carries no write info: Introcore compares 0 bytes (same value)",),
                 )  # fmt: skip
-            n = min(w.access_size, 64)
+            n = w.access_size
+            if n > 64:
+                n = 64
             old, new = w.old[:n], w.new[:n]
-            if old == new or old.ljust(n, b"\0") == new.ljust(n, b"\0"):
+            # zero-padded comparison; only needed when the two byte strings differ in length
+            if old == new or (len(old) != len(new) and old.ljust(n, b"\0") == new.ljust(n, b"\0")):
                 return Verdict(Action.ALLOWED, Reason.SAME_VALUE, note=f"the {n}-byte write does not change the value")
         return Decision(self.store, self.state, v, trace).run()
 

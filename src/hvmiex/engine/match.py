@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from hvmiex.engine.glob import glob_match, narrow_units, wide_units
-from hvmiex.engine.signatures import Context, step3
+from hvmiex.engine.signatures import Context, Step3, cached_step3, step3
 from hvmiex.engine.store import (
     EF_32,
     EF_64,
@@ -182,9 +182,26 @@ class EngineState:
     win7_context_accepted: set[tuple[str, str | None, int]] = field(default_factory=set)
     cb_cache: object = None
     window_cache: dict[object, Any] = field(default_factory=dict)
+    object_masks: dict[tuple[Kind, int, int, int], int] = field(default_factory=dict)
 
 
 _PROCESS_CREATION = int(ObjectType.PROCESS_CREATION)
+_VK_KM = ViolationKind.KM
+_VK_UM = ViolationKind.UM
+_KIND_KM = Kind.KM
+_KIND_UM = Kind.UM
+_KIND_UMG = Kind.UMG
+_KIND_KUM = Kind.KUM
+_ZONE_PROCESS = int(ZoneType.PROCESS)
+_ZONE_INTEGRITY = int(ZoneType.INTEGRITY)
+_MEMO_LIMIT = 200_000
+_UM_STEP1_RARE = EF_CHILD | EF_SYSTEM_PROCESS | EF_LIKE_APPHELP | EF_ONE_TIME  # UM flags with later step-1 tests  # bound of the shared trace / verdict memos (cleared when exceeded)
+# exception access bits (EF_*) that a violation's zone access bits (Z_*) accept
+_Z_ACCESS = Z_READ | Z_WRITE | Z_EXEC
+_ACCESS_BITS = {
+    z: (EF_READ if z & Z_READ else 0) | (EF_WRITE if z & Z_WRITE else 0) | (EF_EXEC if z & Z_EXEC else 0)
+    for z in (a | b | c for a in (0, Z_READ) for b in (0, Z_WRITE) for c in (0, Z_EXEC))
+}
 _KB = tuple(f"{KERNEL}[{b:X}]" for b in range(16))
 _UB = tuple(f"{USER}[{b:X}]" for b in range(16))
 _KUB = tuple(f"{KERNEL_USER}[{b:X}]" for b in range(16))
@@ -208,31 +225,47 @@ def _everything(e: LoadedException) -> bool:
 
 
 class Decision:
-    """One run of Introcore's matcher for one violation."""
+    """One run of Introcore's matcher for one violation.
+
+    Hot path notes: per-violation facts (access bits, architecture bit, object-type masks) are computed
+    once here so that a candidate costs a few integer tests; candidate traces and verdicts that do not
+    depend on anything decision-specific are memoised in the store (they are immutable) and shared.
+    """
 
     __slots__ = (
-        "_ctx", "_write", "action", "candidates", "deciding", "env", "is_linux", "matched", "obj", "reason",
-        "state", "store", "trace", "v", "vic", "zf", "zone",
+        "_ctx", "_write", "acc", "action", "all_memo", "arch", "candidates", "deciding", "env", "is_linux",
+        "linux_bit", "matched", "memo_deciding", "obj", "objmask", "reason", "state", "store", "trace", "v",
+        "vhash", "vic", "zf", "zone",
     )  # fmt: skip
 
     def __init__(self, store: ExceptionStore, state: EngineState, v: Violation, trace: bool = True) -> None:
         vic = v.victim
+        env = v.env
         self.store = store
         self.state = state
         self.v = v
         self.vic = vic
-        self.env = v.env
-        self.is_linux = v.env.os is GuestOS.LINUX
+        self.env = env
+        is_linux = env.os is GuestOS.LINUX
+        self.is_linux = is_linux
+        self.linux_bit = EF_LINUX if is_linux else 0
         self.trace = trace
         self.action = Action.NOT_ALLOWED
         self.reason = Reason.NO_EXCEPTION
         self.candidates: list[CandidateTrace] = []
         self.deciding: CandidateTrace | None = None
         self.matched: ExceptionInfo | None = None
+        self.memo_deciding = False  # the deciding trace is a shared (memoised) object
+        self.all_memo = True  # every recorded candidate is a shared object
         self._ctx: Context | None = None
-        self.zf = int(vic.zone_flags)
+        zf = int(vic.zone_flags)
+        self.zf = zf
         self.zone = int(vic.zone_type)
         self.obj = int(vic.object_type)
+        self.vhash = vic.name_hash
+        self.acc = _ACCESS_BITS[zf & _Z_ACCESS]
+        self.arch = EF_64 if env.guest_64 else EF_32  # KM/KUM; UM scans refine it per originator process
+        self.objmask = -1
         self._write: WriteInfo | None = None
 
     @property
@@ -250,29 +283,48 @@ class Decision:
     # ------------------------------------------------------------------ driver
 
     def run(self) -> Verdict:
-        v = self.v
-        if v.kind is ViolationKind.KM:
+        kind = self.v.kind
+        if kind is _VK_KM:
             self._scan_km()
-        elif v.kind is ViolationKind.UM:
+        elif kind is _VK_UM:
             self._scan_um()
         else:
             self._scan_kum()
-        warnings = tuple(self._ctx.warnings) if self._ctx is not None else ()
-        if not self.candidates and not warnings:
-            # nothing decision-specific to carry: reuse verdict objects (they are immutable)
-            d = self.deciding
+        ctx = self._ctx
+        warnings = tuple(ctx.warnings) if ctx is not None and ctx.warnings else ()
+        if warnings:
+            return Verdict(self.action, self.reason, self.matched, tuple(self.candidates), self.deciding, "", warnings)
+        cands = self.candidates
+        d = self.deciding
+        if not cands:
             if d is None:
                 if self.reason is Reason.NO_EXCEPTION:
                     return _NO_EXCEPTION_VERDICT
-            elif d.result is CandidateResult.ALLOW and not d.signatures:
-                cache = self.store.trace_cache
-                hit = cache.get(id(d))
-                if hit is None or hit[0] is not d:
-                    hit = (d, Verdict(self.action, self.reason, self.matched, (), d))
-                    cache[id(d)] = hit
-                verdict: Verdict = hit[1]
+            elif self.memo_deciding:
+                # nothing decision-specific to carry: reuse verdict objects (they are immutable)
+                vcache = self.store.verdict_cache
+                vhit = vcache.get(id(d))
+                if vhit is None or vhit[0] is not d:
+                    if len(vcache) > _MEMO_LIMIT:
+                        vcache.clear()
+                    vhit = (d, Verdict(self.action, self.reason, self.matched, (), d))
+                    vcache[id(d)] = vhit
+                verdict: Verdict = vhit[1]
                 return verdict
-        return Verdict(self.action, self.reason, self.matched, tuple(self.candidates), self.deciding, "", warnings)
+        elif self.all_memo:
+            # every candidate is a shared trace: the verdict is a function of the candidate sequence
+            key = tuple(map(id, cands))
+            vcache = self.store.verdict_cache
+            vhit = vcache.get(key)
+            ctuple = tuple(cands)
+            if vhit is None or vhit[0] != ctuple:
+                if len(vcache) > _MEMO_LIMIT:
+                    vcache.clear()
+                vhit = (ctuple, Verdict(self.action, self.reason, self.matched, ctuple, d))
+                vcache[key] = vhit
+            verdict = vhit[1]
+            return verdict
+        return Verdict(self.action, self.reason, self.matched, tuple(cands), d, "", warnings)
 
     def _info(self, e: LoadedException, list_name: str, index: int, as_kind: Kind) -> ExceptionInfo:
         key = (id(e), list_name, index, as_kind)
@@ -314,32 +366,84 @@ class Decision:
         t = CandidateTrace(
             self._info(e, list_name, index, kind), result, step, self.action, self.reason, why, checks, phase
         )
+        self.all_memo = False
         if self.trace:
             self.candidates.append(t)
         if decides:
             self.deciding = t
+            self.memo_deciding = False
             if result is CandidateResult.ALLOW:
                 self.matched = t.exception
 
+    def _record_step1(self, e: LoadedException, kind: Kind, list_name: str, index: int, phase: str, step: Step,
+                      why: str) -> None:  # fmt: skip
+        """A candidate that failed before changing the state (trace mode only): shared trace objects."""
+        key = (id(e), index, phase, why, self.action, self.reason)
+        cache = self.store.trace_cache
+        hit = cache.get(key)
+        if hit is None or hit[0] is not e:
+            if len(cache) > _MEMO_LIMIT:
+                cache.clear()
+            t = CandidateTrace(
+                self._info(e, list_name, index, kind), CandidateResult.NOT_MATCHED, step, self.action, self.reason,
+                why, (), phase,
+            )  # fmt: skip
+            hit = (e, t)
+            cache[key] = hit
+        self.candidates.append(hit[1])
+
+    def _record_step3(self, e: LoadedException, kind: Kind, list_name: str, index: int, phase: str, s3: Step3,
+                      ok_reason: Reason) -> None:  # fmt: skip
+        """The deciding trace of a memoised signature outcome (shared while the outcome is)."""
+        key = (id(e), index, phase, id(s3), ok_reason)
+        cache = self.store.trace_cache
+        hit = cache.get(key)
+        if hit is None or hit[0] is not e or hit[1] is not s3:
+            if len(cache) > _MEMO_LIMIT:
+                cache.clear()
+            info = self._info(e, list_name, index, kind)
+            if s3.status == "match":
+                why = "matched on names and flags" + (f"; {s3.why}" if e.signatures else "")
+                t = CandidateTrace(info, CandidateResult.ALLOW, Step.MATCHED, Action.ALLOWED, ok_reason, why,
+                                   tuple(s3.checks), phase)  # fmt: skip
+            else:
+                result = CandidateResult.ERROR if s3.status == "error" else CandidateResult.NOT_MATCHED
+                t = CandidateTrace(info, result, Step.SIGNATURES, Action.NOT_ALLOWED, s3.reason, s3.why,
+                                   tuple(s3.checks), phase)  # fmt: skip
+            hit = (e, s3, t)
+            cache[key] = hit
+        t = hit[2]
+        if self.trace:
+            self.candidates.append(t)
+        self.deciding = t
+        self.memo_deciding = True
+        if t.result is CandidateResult.ALLOW:
+            self.matched = t.exception
+
     def evaluate(self, e: LoadedException, kind: Kind, list_name: str, index: int, phase: str) -> bool:
         """spec 03 §6.4; True when the candidate allows (scan stops)."""
-        if bool(e.flags & EF_LINUX) != self.is_linux:
-            self._record(e, kind, list_name, index, phase, CandidateResult.NOT_MATCHED, Step.OS_GATE,
-                         "OS gate: the linux flag does not match the guest")  # fmt: skip
+        f = e.flags
+        if (f & EF_LINUX) != self.linux_bit:
+            if self.trace:
+                self._record_step1(e, kind, list_name, index, phase, Step.OS_GATE,
+                                   "OS gate: the linux flag does not match the guest")  # fmt: skip
             return False
-        if kind is Kind.KM:
+        if kind is _KIND_KM:
             fail = self._step1_km(e)
-        elif kind is Kind.KUM:
+        elif kind is _KIND_UM:
+            fail = self._step1_um(e, False)
+        elif kind is _KIND_KUM:
             fail = self._step1_kum(e)
         else:
-            fail = self._step1_um(e, kind is Kind.UMG)
+            fail = self._step1_um(e, True)
         if fail is not None:
-            self._record(e, kind, list_name, index, phase, CandidateResult.NOT_MATCHED, Step.STEP1, fail)
+            if self.trace:
+                self._record_step1(e, kind, list_name, index, phase, Step.STEP1, fail)
             return False
-        ok_reason = Reason.ALLOWED_FEEDBACK if e.flags & EF_FEEDBACK else Reason.ALLOWED
+        ok_reason = Reason.ALLOWED_FEEDBACK if f & EF_FEEDBACK else Reason.ALLOWED
         self.action, self.reason = Action.ALLOWED, ok_reason
-        um_kind = kind is Kind.UM or kind is Kind.UMG
-        if not e.signatures and not (um_kind and (e.object_type == 2 or self.zone == ZoneType.PROCESS)):
+        um_kind = kind is _KIND_UM or kind is _KIND_UMG
+        if not e.signatures and not (um_kind and (e.object_type == 2 or self.zone == _ZONE_PROCESS)):
             # fast path: nothing left to check (no extra check, no signature, no injection-into-DLL rule)
             self._allow(e, kind, list_name, index, phase, ok_reason)
             return True
@@ -351,7 +455,16 @@ class Decision:
                 result = CandidateResult.NOT_MATCHED if extra == "failed" else CandidateResult.ERROR
                 self._record(e, kind, list_name, index, phase, result, Step.EXTRA, why, decides=True)
                 return False
-        s3 = step3(self.ctx, e)
+        s3 = cached_step3(self.store, self.state.window_cache, self.v, e) if e.signatures else None
+        if s3 is None:
+            s3 = step3(self.ctx, e)
+        if s3.memo:
+            self._record_step3(e, kind, list_name, index, phase, s3, ok_reason)
+            if s3.status != "match":
+                self.action, self.reason = Action.NOT_ALLOWED, s3.reason
+                return False
+            self.action, self.reason = Action.ALLOWED, ok_reason
+            return True
         if s3.status != "match":
             self.action, self.reason = Action.NOT_ALLOWED, s3.reason
             result = CandidateResult.ERROR if s3.status == "error" else CandidateResult.NOT_MATCHED
@@ -367,6 +480,8 @@ class Decision:
         cache = self.store.trace_cache
         hit = cache.get(key)
         if hit is None or hit[0] is not e:
+            if len(cache) > _MEMO_LIMIT:
+                cache.clear()
             t = CandidateTrace(
                 self._info(e, list_name, index, kind), CandidateResult.ALLOW, Step.MATCHED, Action.ALLOWED, ok,
                 "matched on names and flags", (), phase,
@@ -377,6 +492,7 @@ class Decision:
         if self.trace:
             self.candidates.append(t)
         self.deciding = t
+        self.memo_deciding = True
         self.matched = t.exception
 
     # ------------------------------------------------------------------ step 1 (spec 03 §7)
@@ -415,33 +531,56 @@ class Decision:
 
     def _step1_km(self, e: LoadedException) -> str | None:
         f = e.flags
-        vic = self.vic
-        k = self.v.originator
-        assert isinstance(k, KernelOriginator)
-        if not self._access(f):
+        if not f & self.acc:
             return self._access_why(f)
-        if f & EF_INTEGRITY and self.zone != ZoneType.INTEGRITY:
+        if f & EF_INTEGRITY and self.zone != _ZONE_INTEGRITY:
             return "integrity: the victim is not an integrity violation"
+        k: KernelOriginator = self.v.originator  # type: ignore[assignment]
         if f & EF_NON_DRIVER and k.original.driver:
             return "non-driver: the original RIP is inside a driver"
-        if not self._arch_guest(f):
+        if not f & self.arch:
             return f"architecture: flags 32/64 do not allow a {64 if self.env.guest_64 else 32}-bit guest"
-        if not (e.victim == 0 or e.victim == vic.name_hash):
-            if e.victim != 1:
-                return f"victim: 0x{e.victim:08x} != 0x{vic.name_hash:08x}"
+        ev = e.victim
+        if ev != 0 and ev != self.vhash:
+            if ev != 1:
+                return f"victim: 0x{ev:08x} != 0x{self.vhash:08x}"
             if not self._own(e, k):
                 return "victim [own]: the victim does not belong to the originator driver"
-        if not _km_object_matches(e.object_type, self.zone, self.obj, self.zf):
-            return f"object type: {_type_name(Kind.KM, e.object_type)} does not cover {vic.object_type.json_name}"
+        t = e.object_type
+        mask = self.objmask
+        if mask < 0:
+            mask = self.objmask = self._object_mask(Kind.KM)
+        if not (mask >> t) & 1:
+            return f"object type: {_type_name(Kind.KM, t)} does not cover {self.vic.object_type.json_name}"
         if f & EF_INIT and not self._init_rule(e, k):
             return "init: not an initialisation write"
-        if e.object_type == 11:
-            cr = vic.cr
+        if t == 11:
+            cr = self.vic.cr
             smap = bool(cr and cr.smap_cleared)
             smep = bool(cr and cr.smep_cleared)
             if not ((f & EF_SMAP and f & EF_SMEP) or (f & EF_SMAP and smap) or (f & EF_SMEP and smep)):
                 return "cr4: the exception's smap/smep flags do not cover the cleared bits"
         return None
+
+    def _object_mask(self, kind: Kind) -> int:
+        """Bit t set when exception object type t covers this victim (KM, or UM without the PEB types 8/9,
+        which depend on addresses); memoised engine-wide per (kind, zone, object, zone flags)."""
+        key = (kind, self.zone, self.obj, self.zf)
+        masks = self.state.object_masks
+        mask = masks.get(key)
+        if mask is None:
+            mask = 0
+            for t in range(64):  # higher types never match (both predicates return False)
+                if kind is Kind.KM:
+                    ok = _km_object_matches(t, self.zone, self.obj, self.zf)
+                else:
+                    ok = t not in (8, 9) and self._um_object_matches(t)
+                if ok:
+                    mask |= 1 << t
+            if len(masks) > 4096:
+                masks.clear()
+            masks[key] = mask
+        return mask
 
     def _own(self, e: LoadedException, k: KernelOriginator) -> bool:
         d = k.return_ if e.flags & EF_RETURN_DRV else k.original
@@ -471,9 +610,9 @@ class Decision:
             return "direction: the exception needs an injection (user/kernel), the write is not one"
         if (f & EF_KERNEL and u) or (f & EF_USER and kk):
             return "direction: user/kernel flag does not match the injection"
-        if not self._access(f):
+        if not f & self.acc:
             return self._access_why(f)
-        if not self._arch_guest(f):
+        if not f & self.arch:
             return f"architecture: flags 32/64 do not allow a {64 if self.env.guest_64 else 32}-bit guest"
         if not (e.victim == 0 or e.victim == vic.name_hash):
             return f"victim: 0x{e.victim:08x} != 0x{vic.name_hash:08x}"
@@ -529,12 +668,11 @@ class Decision:
 
     def _step1_um(self, e: LoadedException, glob: bool) -> str | None:
         f = e.flags
-        vic = self.vic
-        u = self.v.originator
-        assert isinstance(u, UserOriginator)
-        op = u.process
-        if not self._access(f):
+        if not f & self.acc:
             return self._access_why(f)
+        vic = self.vic
+        u: UserOriginator = self.v.originator  # type: ignore[assignment]
+        op = u.process
         if glob:
             name = vic.name or ""
             units = wide_units(name) if self.zf & Z_LIB_NAMED else narrow_units(name)
@@ -549,15 +687,26 @@ class Decision:
             if not glob_match(e.glob_process, narrow_units(pname)):
                 return f"process: glob {e.glob_process.decode('utf-8', 'replace')!r} does not match {pname!r}"
         else:
-            if not (e.victim == 0 or e.victim == vic.name_hash):
-                return f"victim: 0x{e.victim:08x} != 0x{vic.name_hash:08x}"
+            ev = e.victim
+            if ev != 0 and ev != self.vhash:
+                return f"victim: 0x{ev:08x} != 0x{self.vhash:08x}"
             if e.process != 0 and (op is None or op.name_hash != e.process):
                 got = f"0x{op.name_hash:08x}" if op is not None else "unknown"
                 return f"process: 0x{e.process:08x} != originator process {got}"
-        if not self._um_object_matches(e.object_type):
-            return f"object type: {_type_name(Kind.UM, e.object_type)} does not cover this victim"
-        if not self._arch_um(f, op):
+        t = e.object_type
+        if t == 8 or t == 9:
+            obj_ok = self._um_object_matches(t)
+        else:
+            mask = self.objmask
+            if mask < 0:
+                mask = self.objmask = self._object_mask(Kind.UM)
+            obj_ok = bool((mask >> t) & 1)
+        if not obj_ok:
+            return f"object type: {_type_name(Kind.UM, t)} does not cover this victim"
+        if not f & self.arch:  # self.arch is the UM architecture bit (see _um_arch_bit)
             return "architecture: flags 32/64 do not allow this guest/process"
+        if not f & _UM_STEP1_RARE:
+            return None
         vp = vic.process
         if f & EF_CHILD and self.zone in (ZoneType.PROCESS, ZoneType.PC) and (
             vp is None or op is None or vp.parent_address != op.address
@@ -585,16 +734,14 @@ class Decision:
                 self.state.one_time_done.add(key)
         return None
 
-    def _arch_um(self, f: int, op: Process | None) -> bool:
-        if f & EF_32 and f & EF_64:
-            return True
+    def _um_arch_bit(self, op: Process | None) -> int:
+        """The one architecture flag a UM exception needs (both flags always pass): 64 for a 64-bit guest
+        and (Windows) a native originator process, else 32."""
         g64 = self.env.guest_64
         if self.is_linux:
-            return (bool(f & EF_32) and not g64) or (bool(f & EF_64) and g64)
+            return EF_64 if g64 else EF_32
         wow = op.wow64 if op is not None else False
-        if f & EF_32 and (not g64 or wow):
-            return True
-        return bool(f & EF_64 and g64 and not wow)
+        return EF_32 if (not g64 or wow) else EF_64
 
     # ------------------------------------------------------------------ step 2 (spec 03 §8)
 
@@ -680,28 +827,36 @@ class Decision:
         if lists[KERNEL_ALERT] and self._alert_scan(KERNEL_ALERT, o, Kind.KM):
             return
         if o == NONAME:
-            if self._all(NONAME_KERNEL, Kind.KM, "no-name"):
+            if lists[NONAME_KERNEL] and self._all(NONAME_KERNEL, Kind.KM, "no-name"):
                 return
-        elif self._all(GENERIC_KERNEL, Kind.KM, "generic"):
+        elif lists[GENERIC_KERNEL] and self._all(GENERIC_KERNEL, Kind.KM, "generic"):
             return
-        same_rip = k.original.driver and k.return_.driver and k.original.rip == k.return_.rip
+        orig = k.original
+        same_rip = orig.driver and k.return_.driver and orig.rip == k.return_.rip
         skip_return_pass = False
+        tables = store.reach_tables
         if o != NONAME:
-            b = bucket(o)
-            if same_rip:
-                reach = store.reach(KERNEL, b, "km4-same", _named)
-            else:
-                reach = store.reach(KERNEL, b, "km4", _named_not_return_drv)
-            for pos, e in reach.get(o, ()):
-                if e.flags & EF_RETURN and not same_rip:
-                    continue
-                if self.evaluate(e, Kind.KM, _KB[b], pos, "bucket"):
-                    return
+            b = (o >> 28) & 0xF
+            variant = "km4-same" if same_rip else "km4"
+            tab = tables.get(variant)
+            reach = tab[b] if tab is not None else None
+            if reach is None:
+                reach = store.reach_in(KERNEL, b, variant, _named if same_rip else _named_not_return_drv)
+            found = reach.get(o)
+            if found is not None:
+                for pos, e in found:
+                    if e.flags & EF_RETURN and not same_rip:
+                        continue
+                    if self.evaluate(e, _KIND_KM, _KB[b], pos, "bucket"):
+                        return
             skip_return_pass = bool(same_rip)
         if not skip_return_pass and r != NONAME:
-            b = bucket(r)
+            b = (r >> 28) & 0xF
             # upstream quirk §13.10: the return pass needs both return and return-drv
-            reach = store.reach(KERNEL, b, "km5", _named_return_drv)
+            tab = tables.get("km5")
+            reach = tab[b] if tab is not None else None
+            if reach is None:
+                reach = store.reach_in(KERNEL, b, "km5", _named_return_drv)
             for pos, e in reach.get(r, ()):
                 if not e.flags & EF_RETURN:
                     continue
@@ -717,6 +872,7 @@ class Decision:
         o = u.name_hash
         r = u.return_.name_hash
         lists = store.lists
+        self.arch = self._um_arch_bit(u.process)
         if lists[USER_ALERT] and self._alert_scan(USER_ALERT, o, Kind.UM):
             return
         if self.obj == _PROCESS_CREATION:
@@ -730,25 +886,34 @@ class Decision:
                     if self.evaluate(e, Kind.UM, list_name, i, "process-creation"):
                         return
         if o == NONAME:
-            if self._all(NONAME_USER, Kind.UM, "no-name", mru=True):
+            if lists[NONAME_USER] and self._all(NONAME_USER, Kind.UM, "no-name", mru=True):
                 return
-        elif self._all(GENERIC_USER, Kind.UM, "generic", mru=True):
+        elif lists[GENERIC_USER] and self._all(GENERIC_USER, Kind.UM, "generic", mru=True):
             return
-        if u.name is not None and store.lists[GLOB_USER] and self._glob_scan(u):
+        if u.name is not None and lists[GLOB_USER] and self._glob_scan(u):
             return
+        tab = store.reach_tables.get("um")
         if o != NONAME:
-            b = bucket(o)
-            reach = store.reach(USER, b, "all", _everything)
-            for pos, e in reach.get(o, ()):
-                if e.flags & EF_RETURN:
-                    continue
-                if self.evaluate(e, Kind.UM, _UB[b], pos, "bucket"):
-                    return
-        same = u.library is not None and u.return_.library is not None and u.rip == u.return_.rip
+            b = (o >> 28) & 0xF
+            reach = tab[b] if tab is not None else None
+            if reach is None:
+                reach = store.reach_in(USER, b, "um", _everything)
+                tab = store.reach_tables.get("um")
+            found = reach.get(o)
+            if found is not None:
+                for pos, e in found:
+                    if e.flags & EF_RETURN:
+                        continue
+                    if self.evaluate(e, _KIND_UM, _UB[b], pos, "bucket"):
+                        return
+        ret = u.return_
+        same = u.library is not None and ret.library is not None and u.rip == ret.rip
         # r == 0 (no return computed) can reach nothing: originator-0 exceptions never live in buckets
         if not same and r != 0:
-            b = bucket(r)
-            reach = store.reach(USER, b, "all", _everything)
+            b = (r >> 28) & 0xF
+            reach = tab[b] if tab is not None else None
+            if reach is None:
+                reach = store.reach_in(USER, b, "um", _everything)
             for pos, e in reach.get(r, ()):
                 if not e.flags & EF_RETURN:
                     continue
@@ -821,7 +986,7 @@ class Decision:
                     return False
                 return not (e.flags & EF_KERNEL and (e.originator == NONAME or (e.flags & EF_RETURN_DRV and not same_rip)))
 
-            reach = store.reach(KERNEL_USER, b, ("kum4", u, kk, same_rip), include4)
+            reach = store.reach_in(KERNEL_USER, b, ("kum4", u, kk, same_rip), include4)
             for pos, e in reach.get(h, ()):
                 if e.flags & EF_RETURN and not same_rip:
                     continue
@@ -830,7 +995,7 @@ class Decision:
             skip_return_pass = same_rip
         if not skip_return_pass and not u and r != NONAME:
             b = bucket(r)
-            reach = store.reach(
+            reach = store.reach_in(
                 KERNEL_USER, b, "kum5",
                 lambda e: not e.flags & EF_USER and e.originator != NONAME and bool(e.flags & EF_RETURN_DRV),
             )  # fmt: skip

@@ -40,6 +40,7 @@ from hvmiex.model import (
     VersionOsSignature,
 )
 from hvmiex.violation import (
+    GuestOS,
     KernelOriginator,
     ObjectType,
     PcType,
@@ -615,6 +616,41 @@ class Step3:
     checks: list[SignatureCheck]
     why: str
     memo: bool = False  # shared by every decision with the same code window (treat as immutable)
+
+
+def cached_step3(store: ExceptionStore, window_cache: dict[object, Any], v: Violation, e: LoadedException) -> Step3 | None:
+    """The memoised step-3 outcome of a codeblocks-only signature list for this violation's code window,
+    or None when :func:`step3` must run (not memoisable, or not computed yet). No per-decision state."""
+    sigs = e.signatures
+    if not store.cb_only.get(sigs) or v.codeblocks:
+        return None
+    kind = e.kind
+    medium = kind is Kind.UM or kind is Kind.UMG
+    o = v.originator
+    if medium and v.kind is ViolationKind.UM:
+        vic = v.victim
+        if vic.zone_type == ZoneType.PROCESS and vic.module is not None:
+            return None  # the injection-into-module rule may apply: let step3 decide
+    env = v.env
+    g64 = env.guest_64
+    if isinstance(o, KernelOriginator):
+        rip = o.return_.rip if e.flags & EF_RETURN_DRV else o.original.rip
+        execute = False
+        req64 = g64
+    else:
+        rip = o.rip
+        execute = medium and o.execute
+        if kind is Kind.KM or kind is Kind.KUM or env.os is GuestOS.LINUX:
+            req64 = g64
+        else:
+            p = o.process
+            req64 = g64 and not (p.wow64 if p is not None else False)
+    memory = env.memory
+    entry = window_cache.get((id(memory), rip, medium, execute, env.decode_64))
+    if entry is None or entry[0] is not memory or entry[3] != store.generation:
+        return None
+    hit: Step3 | None = entry[2].get((sigs, kind, req64))
+    return hit
 
 
 def step3(ctx: Context, e: LoadedException) -> Step3:

@@ -229,6 +229,7 @@ class ExceptionStore:
     signature_names: dict[int, str] = field(default_factory=dict)  # signature id -> sig_id text, when known
     info_cache: dict[object, Any] = field(default_factory=dict)  # decision-result objects reused across calls
     trace_cache: dict[object, Any] = field(default_factory=dict)
+    verdict_cache: dict[object, Any] = field(default_factory=dict)
     group_cache: dict[tuple[int, ...], list[tuple[int, tuple[int, ...]]]] = field(default_factory=dict)
     # bumped whenever exceptions, signatures or their names change: memos outside the store compare it
     generation: int = 0
@@ -255,6 +256,7 @@ class ExceptionStore:
         self._sig_pos.clear()
         self.info_cache.clear()
         self.trace_cache.clear()
+        self.verdict_cache.clear()
 
     def clear_loaded(self) -> None:
         """Drop every non-alert exception and signature (start of a successful load)."""

@@ -21,8 +21,10 @@ from pathlib import Path
 from typing import BinaryIO, cast
 
 from hvmiex.logs.lines import (
+    CB_ENTRY_RE,
+    CB_PLAIN_LINE_RE,
+    CbEntry,
     CodeBlockDump,
-    CodeBlockLine,
     Envelope,
     Kind,
     LineError,
@@ -31,7 +33,7 @@ from hvmiex.logs.lines import (
     VerdictLine,
     VictimLine,
     classify,
-    parse_codeblocks,
+    codeblock_dump,
     parse_dumper_header,
     parse_kum_process,
     parse_originator,
@@ -39,6 +41,7 @@ from hvmiex.logs.lines import (
     parse_stack_trace,
     parse_verdict,
     parse_victim,
+    scan_codeblocks,
     split_envelope,
 )
 
@@ -292,9 +295,7 @@ class LogStats:
 class _CbList:
     first_line: int
     source_line: int  # source line of the non-final lines
-    hashes: list[int] = field(default_factory=list)
-    offsets: list[int] = field(default_factory=list)
-    pivots: list[str] = field(default_factory=list)
+    entries: list[CbEntry] = field(default_factory=list)  # as printed, converted once by _end_cblist
     marker: tuple[str, int, int] | None = None
     last_line: int = 0
 
@@ -369,16 +370,14 @@ class BlockGrouper:
                 # fast path for non-final [CODEBLOCKS] lines of the list being read
                 cb, cb_block = cbf[1], cbf[2]
                 try:
-                    parsed: CodeBlockLine | None = parse_codeblocks(line[len(cbf[0]) :])
+                    entries, marker = scan_codeblocks(line[len(cbf[0]) :])
                 except LineError:
-                    parsed = None
-                if parsed is not None and (parsed.marker is None or cb.marker is None):
-                    if parsed.marker is not None:
-                        mk, rip, idx = parsed.marker
-                        cb.marker = (mk, rip, len(cb.hashes) + idx)
-                    cb.hashes += parsed.hashes
-                    cb.offsets += parsed.offsets
-                    cb.pivots += parsed.pivots
+                    entries, marker = None, None
+                if entries is not None and (marker is None or cb.marker is None):
+                    if marker is not None:
+                        mk, rip, idx = marker
+                        cb.marker = (mk, rip, len(cb.entries) + idx)
+                    cb.entries += entries
                     cb.last_line = number
                     if cb_block is not None:
                         cb_block.last_line = number
@@ -530,17 +529,21 @@ class BlockGrouper:
         cbf = self._cb_fast
         if cbf is not None and line.startswith(cbf[0]):
             cb, cb_block = cbf[1], cbf[2]
-            try:
-                parsed: CodeBlockLine | None = parse_codeblocks(line[len(cbf[0]) :])
-            except LineError:
-                parsed = None
-            if parsed is not None and (parsed.marker is None or cb.marker is None):
-                if parsed.marker is not None:
-                    mk, rip, idx = parsed.marker
-                    cb.marker = (mk, rip, len(cb.hashes) + idx)
-                cb.hashes += parsed.hashes
-                cb.offsets += parsed.offsets
-                cb.pivots += parsed.pivots
+            message = line[len(cbf[0]) :]
+            # most lines of a list: plain entries, validated and split by regular expressions, kept as text
+            if CB_PLAIN_LINE_RE.fullmatch(message, 13) is not None:
+                entries: list[CbEntry] | None = CB_ENTRY_RE.findall(message, 13)
+                marker = None
+            else:
+                try:
+                    entries, marker = scan_codeblocks(message)
+                except LineError:
+                    entries, marker = None, None
+            if entries is not None and (marker is None or cb.marker is None):
+                if marker is not None:
+                    mk, rip, idx = marker
+                    cb.marker = (mk, rip, len(cb.entries) + idx)
+                cb.entries += entries
                 cb.last_line = number
                 if cb_block is not None:
                     cb_block.last_line = number
@@ -665,9 +668,7 @@ class BlockGrouper:
                 block.problems.append(f"line {cb.first_line}: code-block list without a RIP marker, ignored")
             return
         kind, rip, index = cb.marker
-        dump = CodeBlockDump(
-            kind, rip, tuple(cb.hashes), tuple(cb.offsets), tuple(cb.pivots), index, cb.first_line, cb.last_line
-        )
+        dump = codeblock_dump(kind, rip, cb.entries, index, cb.first_line, cb.last_line)
         cache = guest.cache
         cache[rip] = dump
         cache.move_to_end(rip)
@@ -683,21 +684,19 @@ class BlockGrouper:
         msg = env.message
         if kind is Kind.CODEBLOCKS:
             guest.dump = None
-            line = parse_codeblocks(msg)
+            entries, marker = scan_codeblocks(msg)
             cb = guest.cblist
             if cb is not None and (
-                env.source_line < cb.source_line or (cb.marker is not None and line.marker is not None)
+                env.source_line < cb.source_line or (cb.marker is not None and marker is not None)
             ):
                 self._end_cblist(guest)
                 cb = None
             if cb is None:
                 cb = guest.cblist = _CbList(number, env.source_line)
-            if line.marker is not None:
-                mk, rip, idx = line.marker
-                cb.marker = (mk, rip, len(cb.hashes) + idx)
-            cb.hashes += line.hashes
-            cb.offsets += line.offsets
-            cb.pivots += line.pivots
+            if marker is not None:
+                mk, rip, idx = marker
+                cb.marker = (mk, rip, len(cb.entries) + idx)
+            cb.entries += entries
             cb.last_line = number
             if block is not None:
                 block.last_line = number

@@ -1059,6 +1059,44 @@ def parse_codeblocks(message: str) -> CodeBlockLine:
     return _parse_codeblocks_strict(message)
 
 
+# a line of plain entries only (no RIP marker), the bulk of every list: validated by one regular expression and
+# kept as printed text; the grouper converts a whole list at once (:func:`codeblock_dump`)
+_CB_ENTRY = r"0x([0-9a-f]{8}) \(0x([0-9a-f]{3,}), +(CALL|JMP|MOV MEM|MOV FS/GS|INVALID)\)"
+CB_ENTRY_RE = re.compile(_CB_ENTRY)
+_CB_ITEM_PLAIN = r"0x[0-9a-f]{8} \(0x[0-9a-f]{3,}, +(?:CALL|JMP|MOV MEM|MOV FS/GS|INVALID)\)"
+CB_PLAIN_LINE_RE = re.compile(f"{_CB_ITEM_PLAIN}(?:, {_CB_ITEM_PLAIN})*")
+
+CbEntry = tuple[str, str, str]  # (hash, offset, pivot) as printed: 8 hex digits, hex digits, pivot name
+
+
+def scan_codeblocks(message: str) -> tuple[list[CbEntry], tuple[str, int, int] | None]:
+    """:func:`parse_codeblocks` with the entries left as printed text, and the marker; same acceptance and
+    errors (:class:`LineError`)."""
+    if CB_PLAIN_LINE_RE.fullmatch(message, 13) is not None:
+        return CB_ENTRY_RE.findall(message, 13), None
+    line = parse_codeblocks(message)
+    return [(f"{h:08x}", f"{o:x}", p) for h, o, p in zip(line.hashes, line.offsets, line.pivots, strict=True)], line.marker
+
+
+def codeblock_dump(
+    marker: str, rip: int, entries: Sequence[CbEntry], rip_index: int, first_line: int = 0, last_line: int = 0
+) -> CodeBlockDump:
+    """Build a :class:`CodeBlockDump` from the printed entries of a whole list, converting them in bulk."""
+    if not entries:
+        return CodeBlockDump(marker, rip, (), (), (), rip_index, first_line, last_line)
+    hashes, offsets, pivots = zip(*entries, strict=True)
+    return CodeBlockDump(
+        marker,
+        rip,
+        _unpack_be(bytes.fromhex("".join(hashes))),
+        tuple(map(int, offsets, repeat(16))),
+        pivots,
+        rip_index,
+        first_line,
+        last_line,
+    )
+
+
 def _unpack_be(data: bytes) -> tuple[int, ...]:
     return struct.unpack(f">{len(data) // 4}I", data)
 
