@@ -32,6 +32,8 @@ from hvmiex.model import ExceptionSet, Record
 from hvmiex.violation import GuestOS, Violation, ViolationKind, ZoneFlags, ZoneType
 
 _ZONE_WRITE = int(ZoneFlags.WRITE)
+_EPT = ZoneType.EPT
+_VK_UM = ViolationKind.UM
 
 
 class EngineError(HvmiexError):
@@ -207,13 +209,12 @@ class Engine:
             raise EngineError(
                 f"the violation is for a {v.env.os.value} guest, this engine was loaded for {self.os.value}"
             )
-        o = v.originator
-        if v.kind is not ViolationKind.UM and o.blocked:  # type: ignore[union-attr]
+        if v.kind is not _VK_UM and v.originator.blocked:  # type: ignore[union-attr]
             return _BLOCKED
         if not self.loaded:
             return _NOT_LOADED
         vic = v.victim
-        if vic.zone_type is ZoneType.EPT and int(vic.zone_flags) & _ZONE_WRITE:
+        if vic.zone_type is _EPT and int(vic.zone_flags) & _ZONE_WRITE:
             w = vic.write
             if w is None:
                 return Verdict(

@@ -194,7 +194,7 @@ _KIND_UMG = Kind.UMG
 _KIND_KUM = Kind.KUM
 _ZONE_PROCESS = int(ZoneType.PROCESS)
 _ZONE_INTEGRITY = int(ZoneType.INTEGRITY)
-_MEMO_LIMIT = 200_000
+_MEMO_LIMIT = 50_000  # bound of the shared trace / verdict memos (cleared when exceeded: caps memory)
 _UM_STEP1_RARE = EF_CHILD | EF_SYSTEM_PROCESS | EF_LIKE_APPHELP | EF_ONE_TIME  # UM flags with later step-1 tests  # bound of the shared trace / verdict memos (cleared when exceeded)
 # exception access bits (EF_*) that a violation's zone access bits (Z_*) accept
 _Z_ACCESS = Z_READ | Z_WRITE | Z_EXEC
@@ -255,7 +255,7 @@ class Decision:
         self.candidates: list[CandidateTrace] = []
         self.deciding: CandidateTrace | None = None
         self.matched: ExceptionInfo | None = None
-        self.memo_deciding = False  # the deciding trace is a shared (memoised) object
+        self.memo_deciding: Verdict | None = None  # shared verdict when the deciding trace is memoised
         self.all_memo = True  # every recorded candidate is a shared object
         self._ctx: Context | None = None
         zf = int(vic.zone_flags)
@@ -300,17 +300,10 @@ class Decision:
             if d is None:
                 if self.reason is Reason.NO_EXCEPTION:
                     return _NO_EXCEPTION_VERDICT
-            elif self.memo_deciding:
-                # nothing decision-specific to carry: reuse verdict objects (they are immutable)
-                vcache = self.store.verdict_cache
-                vhit = vcache.get(id(d))
-                if vhit is None or vhit[0] is not d:
-                    if len(vcache) > _MEMO_LIMIT:
-                        vcache.clear()
-                    vhit = (d, Verdict(self.action, self.reason, self.matched, (), d))
-                    vcache[id(d)] = vhit
-                verdict: Verdict = vhit[1]
-                return verdict
+            elif self.memo_deciding is not None:
+                # nothing decision-specific to carry: the verdict object stored with the deciding trace
+                # (final action/reason are the deciding candidate's; matched is its exception if it allowed)
+                return self.memo_deciding
         elif self.all_memo:
             # every candidate is a shared trace: the verdict is a function of the candidate sequence
             key = tuple(map(id, cands))
@@ -371,14 +364,14 @@ class Decision:
             self.candidates.append(t)
         if decides:
             self.deciding = t
-            self.memo_deciding = False
+            self.memo_deciding = None
             if result is CandidateResult.ALLOW:
                 self.matched = t.exception
 
     def _record_step1(self, e: LoadedException, kind: Kind, list_name: str, index: int, phase: str, step: Step,
                       why: str) -> None:  # fmt: skip
         """A candidate that failed before changing the state (trace mode only): shared trace objects."""
-        key = (id(e), index, phase, why, self.action, self.reason)
+        key = (id(e), index, phase, step, why, self.action, self.reason)
         cache = self.store.trace_cache
         hit = cache.get(key)
         if hit is None or hit[0] is not e:
@@ -410,13 +403,14 @@ class Decision:
                 result = CandidateResult.ERROR if s3.status == "error" else CandidateResult.NOT_MATCHED
                 t = CandidateTrace(info, result, Step.SIGNATURES, Action.NOT_ALLOWED, s3.reason, s3.why,
                                    tuple(s3.checks), phase)  # fmt: skip
-            hit = (e, s3, t)
+            matched = t.exception if t.result is CandidateResult.ALLOW else None
+            hit = (e, s3, t, Verdict(t.action, t.reason, matched, (), t))
             cache[key] = hit
         t = hit[2]
         if self.trace:
             self.candidates.append(t)
         self.deciding = t
-        self.memo_deciding = True
+        self.memo_deciding = hit[3]
         if t.result is CandidateResult.ALLOW:
             self.matched = t.exception
 
@@ -447,7 +441,7 @@ class Decision:
             # fast path: nothing left to check (no extra check, no signature, no injection-into-DLL rule)
             self._allow(e, kind, list_name, index, phase, ok_reason)
             return True
-        if um_kind:
+        if um_kind and e.object_type == 2 and f & EF_INIT and not self.is_linux:  # else _extra_um is "ok"
             extra, why = self._extra_um(e)
             if extra != "ok":
                 self.action = Action.NOT_ALLOWED
@@ -486,35 +480,21 @@ class Decision:
                 self._info(e, list_name, index, kind), CandidateResult.ALLOW, Step.MATCHED, Action.ALLOWED, ok,
                 "matched on names and flags", (), phase,
             )  # fmt: skip
-            hit = (e, t)
+            hit = (e, t, Verdict(Action.ALLOWED, ok, t.exception, (), t))
             cache[key] = hit
         t = hit[1]
         if self.trace:
             self.candidates.append(t)
         self.deciding = t
-        self.memo_deciding = True
+        self.memo_deciding = hit[2]
         self.matched = t.exception
 
     # ------------------------------------------------------------------ step 1 (spec 03 §7)
-
-    def _access(self, f: int) -> bool:
-        zf = self.zf
-        return bool((f & EF_READ and zf & Z_READ) or (f & EF_EXEC and zf & Z_EXEC) or (f & EF_WRITE and zf & Z_WRITE))
 
     def _access_why(self, f: int) -> str:
         have = [n for b, n in ((EF_READ, "read"), (EF_WRITE, "write"), (EF_EXEC, "exec")) if f & b]
         got = [n for b, n in ((Z_READ, "read"), (Z_WRITE, "write"), (Z_EXEC, "execute")) if self.zf & b]
         return f"access: exception allows {'/'.join(have) or 'nothing'}, violation is {'/'.join(got) or 'none'}"
-
-    def _arch_guest(self, f: int) -> bool:
-        both = f & EF_32 and f & EF_64
-        if both:
-            return True
-        if f & EF_64:
-            return self.env.guest_64
-        if f & EF_32:
-            return not self.env.guest_64
-        return False
 
     def _init_rule(self, e: LoadedException, k: KernelOriginator) -> bool:
         old0 = self.write.old_qword(0)
@@ -872,7 +852,11 @@ class Decision:
         o = u.name_hash
         r = u.return_.name_hash
         lists = store.lists
-        self.arch = self._um_arch_bit(u.process)
+        p = u.process
+        if self.is_linux or not self.env.guest_64:
+            self.arch = self._um_arch_bit(p)
+        else:  # 64-bit Windows guest: 32-bit exceptions for WoW64 originator processes, else 64-bit
+            self.arch = EF_32 if p is not None and p.wow64 else EF_64
         if lists[USER_ALERT] and self._alert_scan(USER_ALERT, o, Kind.UM):
             return
         if self.obj == _PROCESS_CREATION:
