@@ -21,9 +21,8 @@ from pathlib import Path
 from typing import BinaryIO, cast
 
 from hvmiex.logs.lines import (
-    CB_ENTRY_RE,
-    CB_PLAIN_LINE_RE,
-    CbEntry,
+    CB_PIVOTS,
+    CB_SPLIT_RE,
     CodeBlockDump,
     Envelope,
     Kind,
@@ -65,9 +64,13 @@ class CountingReader(io.RawIOBase):
         return True
 
     def readinto(self, buffer: memoryview) -> int:  # type: ignore[override]
-        data = self._raw.read(len(buffer))
-        n = len(data)
-        buffer[:n] = data
+        readinto = getattr(self._raw, "readinto", None)
+        if readinto is not None:  # straight into the caller's buffer, no extra copy
+            n = int(readinto(buffer) or 0)
+        else:
+            data = self._raw.read(len(buffer))
+            n = len(data)
+            buffer[:n] = data
         self.count += n
         return n
 
@@ -295,7 +298,10 @@ class LogStats:
 class _CbList:
     first_line: int
     source_line: int  # source line of the non-final lines
-    entries: list[CbEntry] = field(default_factory=list)  # as printed, converted once by _end_cblist
+    # entries as printed (hex text), converted once for the whole list by _end_cblist
+    hashes: list[str] = field(default_factory=list)
+    offsets: list[str] = field(default_factory=list)
+    pivots: list[str] = field(default_factory=list)
     marker: tuple[str, int, int] | None = None
     last_line: int = 0
 
@@ -313,9 +319,13 @@ class _Guest:
 
 
 Emitted = RawBlock | SkippedBlock
+# the code-block list being read: (envelope of its lines, envelope without the source line number, list, block,
+# guest)
+_CbFast = tuple[str, str, _CbList, RawBlock | None, _Guest]
 _EMPTY: tuple[Emitted, ...] = ()
 
-_HEADER_KINDS = frozenset({Kind.ORIGINATOR, Kind.RETURN, Kind.KUM_INJECTOR, Kind.KUM_PROCESS})
+# tuples, not sets: membership by identity, without calling Enum.__hash__ (Python code) for every line
+_HEADER_KINDS = (Kind.ORIGINATOR, Kind.RETURN, Kind.KUM_INJECTOR, Kind.KUM_PROCESS)
 _SECONDARY_VICTIMS = frozenset({"vad", "module"})  # after a process victim (§5.8, §5.9)
 _BLOCK_STARTING_VICTIMS = frozenset({"token-privs", "security-descriptor", "acl-edit", "sud-modification"})
 
@@ -332,9 +342,9 @@ class BlockGrouper:
         self._rows: tuple[str, list[str], int, RawBlock] | None = None
         self._fast_rows = 0
         self._cb_lines = 0
-        self._patterns: dict[str, tuple[re.Pattern[str], re.Pattern[str]]] = {}
-        # fast path: (envelope up to "[CODEBLOCKS]", open list, block) of the code-block list being read
-        self._cb_fast: tuple[str, _CbList, RawBlock | None] | None = None
+        self._patterns: dict[str, re.Pattern[str]] = {}
+        # fast path for the code-block list being read (see _cb_line)
+        self._cb_fast: _CbFast | None = None
 
     # -- public ------------------------------------------------------------------------------------------
 
@@ -366,24 +376,8 @@ class BlockGrouper:
                 if row_block is not None:
                     row_block.last_line = last_row
             cbf = self._cb_fast
-            if cbf is not None and line.startswith(cbf[0]):
-                # fast path for non-final [CODEBLOCKS] lines of the list being read
-                cb, cb_block = cbf[1], cbf[2]
-                try:
-                    entries, marker = scan_codeblocks(line[len(cbf[0]) :])
-                except LineError:
-                    entries, marker = None, None
-                if entries is not None and (marker is None or cb.marker is None):
-                    if marker is not None:
-                        mk, rip, idx = marker
-                        cb.marker = (mk, rip, len(cb.entries) + idx)
-                    cb.entries += entries
-                    cb.last_line = number
-                    if cb_block is not None:
-                        cb_block.last_line = number
-                    self.stats.lines += 1
-                    self._cb_lines += 1
-                    continue
+            if cbf is not None and self._cb_line(cbf, line, number):
+                continue
             rows = self._rows
             if rows is not None:
                 prefix = rows[0]
@@ -422,7 +416,6 @@ class BlockGrouper:
         rowlist: list[str] = []
         room = 0
         row_block: RawBlock | None = None
-        run_re: re.Pattern[str] | None = None
         hex_re: re.Pattern[str] | None = None
         hex_at = row_len = 1
         buf = ""
@@ -439,17 +432,20 @@ class BlockGrouper:
             limit = buf.rfind("\n") + 1
             while pos < limit:
                 if head:
-                    assert run_re is not None and hex_re is not None
+                    assert hex_re is not None
                     # rows have a fixed width (16 bytes, hex and ASCII column): take as many as the dump
                     # still expects at once, checked by strided slices, without a regular expression
                     k = min(room, (limit - pos) // row_len)
                     if k > 0:
                         end = pos + k * row_len
-                        if (
-                            buf[pos + hex_at - 2 : end : row_len] == ":" * k
-                            and buf[pos + row_len - 1 : end : row_len] == "\n" * k
-                            and buf.count(head, pos, end) == k
-                        ):
+                        ends = buf[pos + row_len - 1 : end : row_len]
+                        colons = buf[pos + hex_at - 2 : end : row_len]
+                        if ends != "\n" * k or colons != ":" * k:
+                            # a row of another width (an ASCII column cut short, the last row of a
+                            # dump): take the regular rows before it, then that row alone below
+                            k = min(len(ends) - len(ends.lstrip("\n")), len(colons) - len(colons.lstrip(":")))
+                            end = pos + k * row_len
+                        if k > 0 and buf.count(head, pos, end) == k:
                             rowlist += [buf[i : i + 47] for i in range(pos + hex_at, end, row_len)]
                             room -= k
                             number += k
@@ -459,22 +455,18 @@ class BlockGrouper:
                             if pos >= limit:
                                 break
                             continue
-                    m = run_re.match(buf, pos, limit) if room > 0 else None
+                    # one row checked by the regular expression
+                    m = hex_re.match(buf, pos, limit) if room > 0 else None
                     if m is not None:
-                        end = m.end()
-                        n = buf.count("\n", pos, end)
-                        if room > 0:
-                            got = hex_re.findall(buf, pos, end)
-                            if len(got) > room:
-                                del got[room:]
-                            rowlist += got
-                            room -= len(got)
-                        number += n
-                        row_count += n
+                        rowlist.append(m.group(1))
+                        room -= 1
+                        number += 1
+                        row_count += 1
                         last_row = number
-                        pos = end
+                        pos = buf.index("\n", m.end(), limit) + 1
                         if pos >= limit:
                             break
+                        continue
                     head = ""
                     if row_block is not None:
                         row_block.last_line = last_row
@@ -491,11 +483,11 @@ class BlockGrouper:
                             q = line.find(" ", p + 3)
                             if q > 0 and line[q + 17 : q + 19] == ": ":
                                 patterns = self._row_patterns(line[: q + 1])
-                                if rows[2] > len(rows[1]) and patterns[1].match(buf, pos, limit) is not None:
+                                if rows[2] > len(rows[1]) and patterns.match(buf, pos, limit) is not None:
                                     head = line[: q + 1]
                                     hex_at = q + 19
                                     row_len = nl + 1 - pos  # this row's width, newline included
-                                    run_re, hex_re = patterns
+                                    hex_re = patterns
                                     rowlist, row_block = rows[1], rows[3]
                                     room = rows[2] - len(rowlist)
                                     continue  # the bulk match above takes this row and the ones after it
@@ -511,14 +503,11 @@ class BlockGrouper:
         self._fast_rows += row_count
         yield from self.finish()
 
-    def _row_patterns(self, head: str) -> tuple[re.Pattern[str], re.Pattern[str]]:
+    def _row_patterns(self, head: str) -> re.Pattern[str]:
+        """The regular expression of one dump row after the envelope ``head`` (group 1: the 16 hex bytes)."""
         found = self._patterns.get(head)
         if found is None:
-            escaped = re.escape(head)
-            found = (
-                re.compile(f"(?:{escaped}[0-9a-f]{{16}}: (?:[0-9a-f]{{2}} ){{15}}[0-9a-f]{{2}}[^\\n]*\\n)+"),
-                re.compile(f"{escaped}[0-9a-f]{{16}}: ((?:[0-9a-f]{{2}} ){{15}}[0-9a-f]{{2}})"),
-            )
+            found = re.compile(f"{re.escape(head)}[0-9a-f]{{16}}: ((?:[0-9a-f]{{2}} ){{15}}[0-9a-f]{{2}})")
             if len(self._patterns) > 64:
                 self._patterns.clear()
             self._patterns[head] = found
@@ -527,30 +516,62 @@ class BlockGrouper:
     def _line(self, line: str, number: int) -> Sequence[Emitted]:
         """One line that is not a bulk-read dump row: the code-block fast path, else the full path."""
         cbf = self._cb_fast
-        if cbf is not None and line.startswith(cbf[0]):
-            cb, cb_block = cbf[1], cbf[2]
-            message = line[len(cbf[0]) :]
-            # most lines of a list: plain entries, validated and split by regular expressions, kept as text
-            if CB_PLAIN_LINE_RE.fullmatch(message, 13) is not None:
-                entries: list[CbEntry] | None = CB_ENTRY_RE.findall(message, 13)
-                marker = None
-            else:
-                try:
-                    entries, marker = scan_codeblocks(message)
-                except LineError:
-                    entries, marker = None, None
-            if entries is not None and (marker is None or cb.marker is None):
-                if marker is not None:
-                    mk, rip, idx = marker
-                    cb.marker = (mk, rip, len(cb.entries) + idx)
-                cb.entries += entries
-                cb.last_line = number
-                if cb_block is not None:
-                    cb_block.last_line = number
-                self.stats.lines += 1
-                self._cb_lines += 1
-                return _EMPTY
+        if cbf is not None and self._cb_line(cbf, line, number):
+            return _EMPTY
         return self._slow(line, number)
+
+    def _cb_line(self, cbf: _CbFast, line: str, number: int) -> bool:
+        """Fast path for the lines of the code-block list being read: the lines of its first ``LOG`` call
+        (same envelope as the list's first line) and the final line (same envelope but a later source line);
+        ``False`` sends the line to the full path (anything unusual: a second marker, an error, ...)."""
+        prefix, base, cb, block, guest = cbf
+        final = False
+        if line.startswith(prefix):
+            at = len(prefix)
+        elif line.startswith(base):
+            at = line.find(" ", len(base)) + 1
+            number_text = line[len(base) : at - 1]
+            if (
+                at <= 0
+                or not (number_text.isdigit() and number_text.isascii())
+                or not line.startswith("[CODEBLOCKS]", at)
+                or int(number_text) <= cb.source_line
+                or guest.cblist is not cb
+            ):
+                return False
+            final = True
+        else:
+            return False
+        parts = CB_SPLIT_RE.split(line[at + 13 :])
+        if not "".join(parts[::4]) and CB_PIVOTS.issuperset(parts[3::4]):
+            cb.hashes += parts[1::4]
+            cb.offsets += parts[2::4]
+            cb.pivots += parts[3::4]
+        else:
+            try:
+                hashes, offsets, pivots, marker = scan_codeblocks(line[at:])
+            except LineError:
+                return False
+            if marker is not None:
+                if cb.marker is not None:
+                    return False
+                mk, rip, idx = marker
+                cb.marker = (mk, rip, len(cb.hashes) + idx)
+            cb.hashes += hashes
+            cb.offsets += offsets
+            cb.pivots += pivots
+        cb.last_line = number
+        if block is not None:
+            block.last_line = number
+        self.stats.lines += 1
+        self._cb_lines += 1
+        if final:  # as the full path does for the line of the second LOG call
+            guest.dump = None
+            if block is not None:
+                block.trailing = True
+            self._end_cblist(guest)
+            self._cb_fast = None
+        return True
 
     def feed(self, line: str, number: int) -> Sequence[Emitted]:
         """Process one line (1-based ``number``); returns the blocks completed by it (usually none)."""
@@ -564,12 +585,12 @@ class BlockGrouper:
         env = split_envelope(line)
         if env is None:
             kind = Kind.NO_ENVELOPE
-            stats.by_kind[kind.value] += 1
+            stats.by_kind[kind._value_] += 1
             if line.strip():
-                stats.unplaced[kind.value] += 1
+                stats.unplaced[kind._value_] += 1
             return []
         kind = classify(env.message)
-        stats.by_kind[kind.value] += 1
+        stats.by_kind[kind._value_] += 1  # _value_: .value is a Python-level property
         guest = self._guests.get(env.guest)
         if guest is None:
             guest = self._guests[env.guest] = _Guest(env.guest)
@@ -578,9 +599,9 @@ class BlockGrouper:
         except LineError as exc:
             self._break(guest, env, number, exc.message)
         if kind is Kind.CODEBLOCKS and guest.cblist is not None:
-            cut = line.find("[CODEBLOCKS]")
-            if cut > 0:
-                self._cb_fast = (line[:cut], guest.cblist, guest.block)
+            cut = len(line) - len(env.message)  # the envelope, up to and with the space before the message
+            start = line.rfind(" ", 0, cut - 1) + 1  # where the source line number starts
+            self._cb_fast = (line[:cut], line[:start], guest.cblist, guest.block, guest)
         if self._out:
             out, self._out = self._out, []
             return out
@@ -668,7 +689,7 @@ class BlockGrouper:
                 block.problems.append(f"line {cb.first_line}: code-block list without a RIP marker, ignored")
             return
         kind, rip, index = cb.marker
-        dump = codeblock_dump(kind, rip, cb.entries, index, cb.first_line, cb.last_line)
+        dump = codeblock_dump(kind, rip, cb.hashes, cb.offsets, cb.pivots, index, cb.first_line, cb.last_line)
         cache = guest.cache
         cache[rip] = dump
         cache.move_to_end(rip)
@@ -684,7 +705,7 @@ class BlockGrouper:
         msg = env.message
         if kind is Kind.CODEBLOCKS:
             guest.dump = None
-            entries, marker = scan_codeblocks(msg)
+            hashes, offsets, pivots, marker = scan_codeblocks(msg)
             cb = guest.cblist
             if cb is not None and (
                 env.source_line < cb.source_line or (cb.marker is not None and marker is not None)
@@ -695,8 +716,10 @@ class BlockGrouper:
                 cb = guest.cblist = _CbList(number, env.source_line)
             if marker is not None:
                 mk, rip, idx = marker
-                cb.marker = (mk, rip, len(cb.entries) + idx)
-            cb.entries += entries
+                cb.marker = (mk, rip, len(cb.hashes) + idx)
+            cb.hashes += hashes
+            cb.offsets += offsets
+            cb.pivots += pivots
             cb.last_line = number
             if block is not None:
                 block.last_line = number

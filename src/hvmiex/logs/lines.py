@@ -49,8 +49,7 @@ class Kind(enum.Enum):
 # Envelope (spec 04 §1.3)
 
 
-@dataclass(frozen=True, slots=True)
-class Envelope:
+class Envelope(NamedTuple):  # a tuple: built for every line, so as cheap as possible
     guest: str | None  # the [<domain uuid>] prefix, if any
     file: str  # emitter file token as printed (may be a path or compiler_depend.ts)
     source_line: int
@@ -1059,38 +1058,57 @@ def parse_codeblocks(message: str) -> CodeBlockLine:
     return _parse_codeblocks_strict(message)
 
 
-# a line of plain entries only (no RIP marker), the bulk of every list: validated by one regular expression and
-# kept as printed text; the grouper converts a whole list at once (:func:`codeblock_dump`)
-_CB_ENTRY = r"0x([0-9a-f]{8}) \(0x([0-9a-f]{3,}), +(CALL|JMP|MOV MEM|MOV FS/GS|INVALID)\)"
-CB_ENTRY_RE = re.compile(_CB_ENTRY)
-_CB_ITEM_PLAIN = r"0x[0-9a-f]{8} \(0x[0-9a-f]{3,}, +(?:CALL|JMP|MOV MEM|MOV FS/GS|INVALID)\)"
-CB_PLAIN_LINE_RE = re.compile(f"{_CB_ITEM_PLAIN}(?:, {_CB_ITEM_PLAIN})*")
+# Most lines of a list hold plain entries only (no RIP marker): one split by a regular expression checks and
+# cuts such a line (every piece between entries must be empty, every pivot a known one), and the entries stay
+# printed text until the grouper converts a whole list at once (:func:`codeblock_dump`).
+CB_SPLIT_RE = re.compile(r"0x([0-9a-f]{8}) \(0x([0-9a-f]{3,}), +([A-Z][A-Z /]*[A-Z])\)(?:, |$)")
+CB_PIVOTS = frozenset({"CALL", "JMP", "MOV MEM", "MOV FS/GS", "INVALID"})
+_PIVOT_NAMES = {name: name for name in CB_PIVOTS}  # one shared string per pivot in the dumps kept in memory
+_CB_ITEM_ANY = (
+    r"(?:0x[0-9a-f]{8} \(0x[0-9a-f]{3,}, +(?:CALL|JMP|MOV MEM|MOV FS/GS|INVALID)\)|\( *(?:RIP|Ret RIP)->0x[0-9a-f]+\))"
+)
+_CB_LINE_RE = re.compile(f"{_CB_ITEM_ANY}(?:, {_CB_ITEM_ANY})*")
 
-CbEntry = tuple[str, str, str]  # (hash, offset, pivot) as printed: 8 hex digits, hex digits, pivot name
+# (hashes as 8 hex digits, offsets as hex digits, pivots, marker (kind, rip, index within the line) or None)
+CbText = tuple[list[str], list[str], list[str], tuple[str, int, int] | None]
 
 
-def scan_codeblocks(message: str) -> tuple[list[CbEntry], tuple[str, int, int] | None]:
-    """:func:`parse_codeblocks` with the entries left as printed text, and the marker; same acceptance and
-    errors (:class:`LineError`)."""
-    if CB_PLAIN_LINE_RE.fullmatch(message, 13) is not None:
-        return CB_ENTRY_RE.findall(message, 13), None
+def scan_codeblocks(message: str) -> CbText:
+    """:func:`parse_codeblocks` with the entries left as printed text; same acceptance, same errors
+    (:class:`LineError`), same entries."""
+    parts = CB_SPLIT_RE.split(message[13:])
+    if not "".join(parts[::4]) and CB_PIVOTS.issuperset(parts[3::4]):
+        return parts[1::4], parts[2::4], parts[3::4], None
+    if _CB_LINE_RE.fullmatch(message, 13) is not None:
+        found = _CB_FAST_RE.findall(message, 13)
+        markers = [i for i, item in enumerate(found) if item[3]]
+        if len(markers) == 1:  # the usual line with the RIP marker
+            at = markers[0]
+            kind, rip = found[at][3:]
+            del found[at]
+            marker = ("RIP" if kind == "RIP" else "Ret RIP", int(rip, 16), at)
+            return [f[0] for f in found], [f[1] for f in found], [f[2] for f in found], marker
     line = parse_codeblocks(message)
-    return [(f"{h:08x}", f"{o:x}", p) for h, o, p in zip(line.hashes, line.offsets, line.pivots, strict=True)], line.marker
+    return [f"{h:08x}" for h in line.hashes], [f"{o:x}" for o in line.offsets], line.pivots, line.marker
 
 
 def codeblock_dump(
-    marker: str, rip: int, entries: Sequence[CbEntry], rip_index: int, first_line: int = 0, last_line: int = 0
+    marker: str,
+    rip: int,
+    hashes: Sequence[str],
+    offsets: Sequence[str],
+    pivots: Sequence[str],
+    rip_index: int,
+    first_line: int = 0,
+    last_line: int = 0,
 ) -> CodeBlockDump:
-    """Build a :class:`CodeBlockDump` from the printed entries of a whole list, converting them in bulk."""
-    if not entries:
-        return CodeBlockDump(marker, rip, (), (), (), rip_index, first_line, last_line)
-    hashes, offsets, pivots = zip(*entries, strict=True)
+    """Build a :class:`CodeBlockDump` from the printed entries of a whole list, converted in bulk."""
     return CodeBlockDump(
         marker,
         rip,
         _unpack_be(bytes.fromhex("".join(hashes))),
         tuple(map(int, offsets, repeat(16))),
-        pivots,
+        tuple(map(_PIVOT_NAMES.__getitem__, pivots)),
         rip_index,
         first_line,
         last_line,
