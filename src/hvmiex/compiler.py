@@ -15,12 +15,13 @@ import gc
 import operator
 import os
 import struct
+import zlib
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from hvmiex.binfile.layout import LayoutError, encode_glob_string, pack_record
-from hvmiex.binfile.writer import write_bytes
+from hvmiex.binfile.writer import pack_records, write_bytes
 from hvmiex.config import Config, load_config
 from hvmiex.errors import Diagnostic, InputError, Severity, SourceLocation
 from hvmiex.model.enums import SIGNATURE_ID_SHIFT, ExceptionKind
@@ -58,6 +59,7 @@ from hvmiex.names import (
     has_escapes,
     looks_like_path,
     name_value,
+    reduce_path,
 )
 from hvmiex.source.jsonc import JsonPath
 from hvmiex.source.reader import SourceFile, enumerate_inputs, order_sources, read_source
@@ -189,10 +191,15 @@ class _Compiler:
         self.notes: list[Diagnostic] = []
         self.rules: dict[tuple[Any, ...], HashRule] = {}
         self.names: dict[int, dict[Any, Name]] = {}  # id(interned rule) -> text -> Name
+        self.namers: dict[int, Callable[[str], Name | None]] = {}  # id(interned rule) -> see _namer
         self.flag_tables: dict[str, Mapping[str, int]] = {
             sec: config.flag_table(sec) for sec in ("kernel-mode", "user-mode", "kernel-user-mode", "signatures")
         }
         self.flag_cache: dict[tuple[Any, ...], tuple[FlagSet, tuple[str, ...]]] = {}
+        self.sig_kinds = dict(config.signature_types)  # a plain dict: faster lookups than the read-only view
+        self.bounds_cache: dict[tuple[str, str, str], tuple[Any, Any]] = {}  # version signatures
+        self.rule_library = self._rule(wide=True, fold=False, table="user-mode")  # export signatures
+        self.rule_export = self._rule(wide=False, fold=False, table="signature")
         self.group_starts = frozenset(k[0] for k in config.groups if k)
         self.counts: HeaderCounts | None = None
         self.sig_flag_cache: dict[str | None, FlagSet] = {}
@@ -263,6 +270,7 @@ class _Compiler:
                     sig = self._signature(s, i, entry)
                     if sig is not None:
                         signatures.append(sig)
+                s.data = entries = None  # done with this JSON: free it now (peak memory on huge inputs)
         # pass 2: exceptions, groups expanded in place (spec 02 §11)
         exceptions: list[Exception_] = []
         for s in sources:
@@ -277,6 +285,7 @@ class _Compiler:
             if self.locations:
                 for i, entry in enumerate(entries):
                     self._exception(s, i, ekind, entry, exceptions)
+                s.data = entries = entry = None
                 continue
             # hot loop: plain entries straight from the fast path, the others through _exception
             fast, plans, append = self._fast_record, self.plans[ekind], exceptions.append
@@ -286,13 +295,21 @@ class _Compiler:
                     self._exception(s, i, ekind, entry, exceptions)
                 else:
                     append(rec)
+            s.data = entries = entry = None  # done with this JSON: free it now (peak memory on huge inputs)
         if self.problems:
             raise InputError("refused: nothing was written", tuple(self.problems) + tuple(self.notes))
-        records, dropped = self._arrange(exceptions, signatures)
+        try:
+            # packed in build order, while records lie close together in memory; arranged alongside
+            packed = pack_records(exceptions)
+        except (LayoutError, struct.error) as exc:  # every range is checked before; this is a safety net
+            raise InputError("a value does not fit the binary format", (Diagnostic("range", str(exc)),)) from None
+        records, dropped = self._arrange(exceptions, signatures, packed)
+        del exceptions
         es = ExceptionSet(tuple(records), self.config.major, self.config.minor, build, self.counts)
+        del records
         self._check_loadable(es)
         try:
-            data = write_bytes(es)
+            data = write_bytes(es, packed)
         except (LayoutError, struct.error) as exc:  # every range is checked before; this is a safety net
             raise InputError("a value does not fit the binary format", (Diagnostic("range", str(exc)),)) from None
         return CompileResult(
@@ -319,35 +336,78 @@ class _Compiler:
 
     # ------------------------------------------------------------------ arrangement (spec 02 §12, §13)
 
-    def _arrange(self, exceptions: list[Exception_], signatures: list[Signature]) -> tuple[list[Record], list[str]]:
-        km: list[KernelException] = []
-        um: list[UserException | UserApcException] = []
-        kum: list[KernelUserException] = []
-        glob: list[GlobException] = []
-        referenced: set[int] = set()
-        for e in exceptions:
-            if isinstance(e, KernelException):
-                km.append(e)
-            elif isinstance(e, UserException | UserApcException):
-                um.append(e)
-            elif isinstance(e, KernelUserException):
-                kum.append(e)
-            else:
-                glob.append(e)
-            for r in e.signatures:
-                referenced.add(r.id)
-        # each sort key packed into one int (fields of 32 bits each, most significant first) orders like
-        # the tuple of spec 02 §12 when every field is a u32, and compares much faster; else tuples
-        km = _sorted(km, [(e.path_hash, e.originator.value, e.object_type, e.victim.value, e.flags.value) for e in km])
-        um = _sorted(um, [(e.originator.value, e.object_type, e.victim.value, e.process.value, e.flags.value) for e in um])
-        kum = _sorted(
-            kum, [(e.originator.value, e.process.value, e.object_type, e.victim.value, e.flags.value) for e in kum]
-        )
+    def _arrange(
+        self, exceptions: list[Exception_], signatures: list[Signature], packed: list[bytes] | None = None
+    ) -> tuple[list[Record], list[str]]:
+        """Records in file order (spec 02 §12, §13) and the sig_ids dropped. ``packed`` (optional): the
+        bytes of each exception, in ``exceptions`` order; replaced by the bytes of the arranged exceptions."""
+        # partition by index (exact type first, isinstance for anything else)
+        km_i: list[int] = []
+        um_i: list[int] = []
+        kum_i: list[int] = []
+        glob_i: list[int] = []
+        by_type: dict[type, list[int]] = {
+            KernelException: km_i, UserException: um_i, UserApcException: um_i, KernelUserException: kum_i,
+            GlobException: glob_i,
+        }  # fmt: skip
+        types = list(map(type, exceptions))
+        if set(types) <= by_type.keys():  # the usual case: exact classes, one pass per kind in C-speed comprehensions
+            km_i += [i for i, t in enumerate(types) if t is KernelException]
+            um_i += [i for i, t in enumerate(types) if t is UserException or t is UserApcException]
+            kum_i += [i for i, t in enumerate(types) if t is KernelUserException]
+            glob_i += [i for i, t in enumerate(types) if t is GlobException]
+            exceptions_left: Iterable[tuple[int, Exception_]] = ()
+        else:
+            exceptions_left = enumerate(exceptions)
+        del types
+        for i, e in exceptions_left:
+            target = by_type.get(type(e))
+            if target is None:
+                if isinstance(e, KernelException):
+                    target = km_i
+                elif isinstance(e, UserException | UserApcException):
+                    target = um_i
+                elif isinstance(e, KernelUserException):
+                    target = kum_i
+                else:
+                    target = glob_i
+            target.append(i)
+        referenced = {r.id for sigs in map(_SIGS, exceptions) if sigs for r in sigs}
+        at = exceptions.__getitem__
+        km: list[Any] = list(map(at, km_i))
+        um: list[Any] = list(map(at, um_i))
+        kum: list[Any] = list(map(at, kum_i))
+        glob: list[Any] = list(map(at, glob_i))
+        # sort keys of spec 02 §12 as 20-byte big-endian strings: they order like the tuples of u32 and
+        # compare with one memcmp (a value that is not a u32 raises struct.error: compare tuples then)
+        try:
+            km_o = _order([_KEY5(e.path_hash, e.originator.value, e.object_type, e.victim.value, e.flags.value)
+                           for e in km])  # fmt: skip
+            um_o = _order([_KEY5(e.originator.value, e.object_type, e.victim.value, e.process.value, e.flags.value)
+                           for e in um])  # fmt: skip
+            kum_o = _order([_KEY5(e.originator.value, e.process.value, e.object_type, e.victim.value, e.flags.value)
+                            for e in kum])  # fmt: skip
+        except struct.error:
+            km_o = _order([(e.path_hash, e.originator.value, e.object_type, e.victim.value, e.flags.value) for e in km])
+            um_o = _order([(e.originator.value, e.object_type, e.victim.value, e.process.value, e.flags.value)
+                           for e in um])  # fmt: skip
+            kum_o = _order([(e.originator.value, e.process.value, e.object_type, e.victim.value, e.flags.value)
+                            for e in kum])  # fmt: skip
         # upstream quirk Q2: globs whose originator starts with a glob item are written twice: first
         # unsorted, then again inside the sorted list of all globs
-        prefix = [g for g in glob if g.originator.startswith(GLOB_PREFIX_START)]
-        body = sorted(glob, key=lambda g: (g.originator, g.object_type, g.victim, g.process, g.flags.value))
-        signatures.sort(key=lambda s: s.id)
+        prefix_o = [j for j, g in enumerate(glob) if g.originator.startswith(GLOB_PREFIX_START)]
+        glob_keys = [(g.originator, g.object_type, g.victim, g.process, g.flags.value) for g in glob]
+        body_o = sorted(range(len(glob)), key=glob_keys.__getitem__)
+        final = [km_i[j] for j in km_o]
+        final += [um_i[j] for j in um_o]
+        final += [kum_i[j] for j in kum_o]
+        final += [glob_i[j] for j in prefix_o]
+        final += [glob_i[j] for j in body_o]
+        if packed is not None:
+            packed[:] = map(packed.__getitem__, final)
+        nkm, num_, nkum, nglob = len(km), len(um), len(kum), len(prefix_o) + len(body_o)
+        del km, um, kum, glob, glob_keys
+        signatures.sort(key=_REF_ID)  # (any record with an id)
         # upstream quirk Q1: the in-place removal skips the signature right after each removed one
         kept: list[Signature] = []
         dropped: list[str] = []
@@ -369,8 +429,9 @@ class _Compiler:
                         "(quirk Q1: the signature after a removed one is never examined)",
                         Severity.INFO, nxt.location, f"signature '{nxt.name}'"))  # fmt: skip
             j += 2
-        records: list[Record] = [*km, *um, *kum, *prefix, *body, *kept]
-        self.counts = HeaderCounts(len(km), len(um), len(kept), len(prefix) + len(body), len(kum))
+        records: list[Record] = list(map(at, final))
+        records += kept
+        self.counts = HeaderCounts(nkm, num_, len(kept), nglob, nkum)
         return records, dropped
 
     def _check_loadable(self, es: ExceptionSet) -> None:
@@ -658,7 +719,7 @@ class _Compiler:
         raw = e.get("flags")
         if type(tv) is not str or not tv or (raw is not None and type(raw) is not str):
             return None
-        plan = plans.get((tv, raw))
+        plan: Any = plans.get((tv, raw))
         if plan is None:
             plan = self._plan(kind, tv, raw)
             if plan is None:  # flags not seen yet: the full path fills the flag cache
@@ -670,54 +731,60 @@ class _Compiler:
         orig = e.get("originator")
         if type(orig) is not str or not orig or (orig[0] not in safe and _maybe_group(orig, self.group_starts)):
             return None
-        code, otype, tname, flagset, need_victim, no_victim, rules = plan
-        if code == _GLOB:
+        if plan[0] == _GLOB:
             return self._fast_glob(e, orig, plan)
+        code, otype, tname, flagset, need_victim, no_victim, o_cache, o_new, v_cache, v_new, p_cache, p_new, maker = plan
         victim = e.get("victim")
         if not victim:
             if need_victim or (victim is not None and type(victim) is not str):
                 return None
             victim = "*"
-        elif type(victim) is not str or (victim[0] not in safe and _maybe_group(victim, self.group_starts)):
+        elif (
+            type(victim) is not str
+            or (victim[0] not in safe and _maybe_group(victim, self.group_starts))
+            or (no_victim and (code != _UM or victim != "*"))  # nx_zone: "*" allowed in a user exception
+        ):
             return None
-        elif no_victim and (code != _UM or victim != "*"):  # nx_zone: "*" allowed in a user exception
+        sigs = e.get("signatures")
+        if sigs:
+            sigs = self._fast_refs(sigs)
+            if sigs is None or len(sigs) > 16378:
+                return None
+        else:
+            sigs = ()
+        if code == _KM and orig[-1] in "\\/":  # a path ending with a separator: the full path decides
             return None
-        sigs = self._fast_refs(e.get("signatures"))
-        if sigs is None or len(sigs) > 16378:
-            return None
-        (o_rule, o_cache), (v_rule, v_cache), (p_rule, p_cache) = rules
-        o = o_cache.get(orig) or self._fast_name(orig, o_rule, o_cache)
-        v = v_cache.get(victim) or self._fast_name(victim, v_rule, v_cache)
+        o = o_cache.get(orig) or o_new(orig)
+        v = v_cache.get(victim) or v_new(victim)
         if o is None or v is None:
             return None
         if code == _KM:
-            if orig[-1] in "\\/":  # a path ending with a separator is refused by the full path
-                return None
-            return _new_km(o, v, flagset, otype, sigs, KM_PATH_HASH, self.loc)  # type: ignore[no-any-return]
+            return maker(o, v, flagset, otype, sigs, KM_PATH_HASH, self.loc)  # type: ignore[no-any-return]
         process = e.get("process")
         p: Name | None
         if not process:
             if process is not None and type(process) is not str:
                 return None
             if code == _KUM:
-                p = p_cache.get("*") or self._fast_name("*", p_rule, p_cache)
+                p = p_cache.get("*") or p_new("*")
             elif tname in UM_PROCESS_REQUIRED:
                 return None
             else:
                 p = _NO_PROCESS
-        elif type(process) is not str or (process[0] not in safe and _maybe_group(process, self.group_starts)):
-            return None
-        elif code != _KUM and tname == "process":
+        elif (
+            type(process) is not str
+            or (process[0] not in safe and _maybe_group(process, self.group_starts))
+            or (code != _KUM and tname == "process")
+        ):
             return None
         else:
-            p = p_cache.get(process) or self._fast_name(process, p_rule, p_cache)
+            p = p_cache.get(process) or p_new(process)
         if p is None:
             return None
-        maker = _new_um if code == _UM else _new_apc if code == _APC else _new_kum
         return maker(o, v, p, flagset, otype, sigs, self.loc)  # type: ignore[no-any-return]
 
     def _fast_glob(self, e: dict[str, Any], orig: str, plan: tuple[Any, ...]) -> GlobException | None:
-        _code, otype, tname, flagset, need_victim, no_victim, _rules = plan
+        otype, tname, flagset, need_victim, no_victim = plan[1:6]
         victim = e.get("victim")
         process = e.get("process")
         if type(victim) is not str or (process is not None and type(process) is not str):
@@ -750,6 +817,7 @@ class _Compiler:
         """What an entry of this kind, object type name and flags text gets: (kind code, object type, type name, flags,
         victim required, victim forbidden, ((rule, name cache) of originator, victim, process)).
         False: always the full path; None: flags not cached yet."""
+        rules: tuple[HashRule, ...]
         section = _KIND_SECTION[kind]
         t = self.config.types[section].get(tv)
         if t is None or not 0 <= t <= U8:
@@ -759,7 +827,6 @@ class _Compiler:
             return None
         flagset, tokens = fl
         fold = "linux" not in tokens
-        no_rule = (self._rule(), {})
         if kind is ExceptionKind.KERNEL:
             if tv in KM_ORIGINATOR_OPTIONAL:  # integrity-dependent originator rules
                 return False
@@ -778,7 +845,7 @@ class _Compiler:
                      self._rule(wide=False, fold=fold, trim=IMAGE_BASE_NAME_LEN, table="user-mode"))  # fmt: skip
             need_victim, no_victim = True, False
         elif kind is ExceptionKind.USER_GLOB:
-            return (_GLOB, t, tv, flagset, tv in UM_VICTIM_REQUIRED, tv == "nx_zone", (no_rule, no_rule, no_rule))
+            return (_GLOB, t, tv, flagset, tv in UM_VICTIM_REQUIRED, tv == "nx_zone")
         else:
             apc = kind is ExceptionKind.USER_APC
             module_load = "module-load" in tokens
@@ -791,21 +858,61 @@ class _Compiler:
             rules = um
             # nx_zone: no victim ("*" allowed in a user exception; checked per entry)
             need_victim, no_victim = tv in UM_VICTIM_REQUIRED, tv == "nx_zone"
-        with_caches = tuple((r, self.names[id(r)]) for r in rules)
-        if len(with_caches) == 2:
-            with_caches += (no_rule,)
-        return (_KIND_CODE[kind], t, tv, flagset, need_victim, no_victim, with_caches)
+        namers: list[Any] = []
+        for r in (*rules, self._rule())[:3]:  # KM has no process: any rule fills the slot
+            namers += (self.names[id(r)], self._namer(r))
+        code = _KIND_CODE[kind]
+        maker = (_new_km, _new_um, _new_apc, _new_kum)[code]
+        return (code, t, tv, flagset, need_victim, no_victim, *namers, maker)
 
-    def _fast_name(self, text: str, rule: HashRule, cache: dict[Any, Name]) -> Name | None:
-        """The Name of ``text`` under an interned rule (cached); None when the text is malformed."""
+    def _namer(self, rule: HashRule) -> Callable[[str], Name | None]:
+        """For a cache miss of an interned rule: text -> new cached Name (spec 02 §6, as ``name_value``),
+        None when the text is malformed. Specialised per rule: the fast path hashes every distinct text."""
+        done = self.namers.get(id(rule))
+        if done is not None:
+            return done
+        cache = self.names[id(rule)]
         table = self.config.predefined.get(rule.table) if rule.table else None
-        try:
-            value, origin = name_value(text, rule, table)
-        except NameSyntaxError:
-            return None
-        n: Name = _new_name(value, text, rule, origin)
-        cache[text] = n
-        return n
+        fold, trim, escapes, path_reduce = rule.fold, rule.trim, rule.escapes, rule.path_reduce
+        encoding = "utf-16-le" if rule.wide else "utf-8"
+        errors = "surrogatepass" if rule.wide else "strict"
+        crc = zlib.crc32
+        hashed, predefined = NameOrigin.HASHED, NameOrigin.PREDEFINED
+
+        def general(text: str) -> Name | None:
+            try:
+                value, origin = name_value(text, rule, table)
+            except NameSyntaxError:
+                return None
+            n: Name = _new_name(value, text, rule, origin)
+            cache[text] = n
+            return n
+
+        def name_of(text: str) -> Name | None:
+            if not text:
+                return general(text)
+            t = text
+            if path_reduce:
+                try:
+                    t = reduce_path(t)
+                except NameSyntaxError:
+                    return None
+            if fold:
+                t = t.lower()
+            if escapes and t[:1] == "*" and "\\x" in t:
+                return general(text)
+            v = table.get(t) if table is not None else None
+            if v is not None:
+                n: Name = _new_name(v & U32, text, rule, predefined)
+            else:
+                if trim is not None:
+                    t = t[:trim]
+                n = _new_name(crc(t.encode(encoding, errors), U32), text, rule, hashed)
+            cache[text] = n
+            return n
+
+        self.namers[id(rule)] = name_of
+        return name_of
 
     def _fast_refs(self, v: Any) -> tuple[SignatureRef, ...] | None:
         """Resolved signature references, sorted by id; None when one is unknown or malformed."""
@@ -1187,13 +1294,13 @@ class _Compiler:
 
     def _signature(self, s: SourceFile, i: int, entry: Any) -> Signature | None:
         sid_text = entry.get("sig_id") if isinstance(entry, dict) else None
-        subject = f"signature #{i} '{sid_text}'" if sid_text and isinstance(sid_text, str | int) else f"signature #{i}"
+        subject = f"signature #{i} '{sid_text}'" if sid_text and isinstance(sid_text, (str, int)) else f"signature #{i}"
         ctx = _Ctx(s, ("Signatures", i), subject)
         if not isinstance(entry, dict):
             self.error(ctx, None, f"must be a JSON object, got {_show(entry)}")
             return None
         st = entry.get("sig_type")
-        kinds = self.config.signature_types
+        kinds = self.sig_kinds
         if st is None:
             self.error(ctx, "sig_type", "sig_type is required", f"allowed: {_allowed(kinds)}")
             return None
@@ -1231,7 +1338,7 @@ class _Compiler:
             if num is None:
                 return None
         else:
-            if self.counter >= 1 << SIGNATURE_ID_SHIFT:
+            if self.counter >= _COUNTER_LIMIT:
                 self.error(ctx, "sig_id", "more than 4194303 signatures: the id counter overflows its 22 bits")
                 return None
             if not 0 <= code < 1 << 10:
@@ -1245,7 +1352,7 @@ class _Compiler:
             return None
         name = sid_text if isinstance(sid_text, str) else str(sid_text)
         self.ids_used[num] = name
-        ref = SignatureRef(num, name)
+        ref = _new_ref(num, name)
         self.registry[sid_text] = ref
         self.sig_where[sid_text] = (s, ctx.path)
         flags = self._sig_flags(ctx, entry)
@@ -1284,6 +1391,64 @@ def _slot_maker(cls: type, names: tuple[str, ...]) -> Callable[..., Any]:
     if tuple(f.name for f in dataclasses.fields(cls)) != names:
         return cls
     new = object.__new__
+    if len(names) == 2:
+        u0, u1 = (cls.__dict__[n].__set__ for n in names)
+
+        def make2(a: Any, b: Any) -> Any:
+            obj: Any = new(cls)
+            u0(obj, a)
+            u1(obj, b)
+            return obj
+
+        return make2
+    if len(names) == 3:
+        v0, v1, v2 = (cls.__dict__[n].__set__ for n in names)
+
+        def make3(a: Any, b: Any, c: Any) -> Any:
+            obj: Any = new(cls)
+            v0(obj, a)
+            v1(obj, b)
+            v2(obj, c)
+            return obj
+
+        return make3
+    if len(names) == 5:
+        w0, w1, w2, w3, w4 = (cls.__dict__[n].__set__ for n in names)
+
+        def make5(a: Any, b: Any, c: Any, d: Any, e: Any) -> Any:
+            obj: Any = new(cls)
+            w0(obj, a)
+            w1(obj, b)
+            w2(obj, c)
+            w3(obj, d)
+            w4(obj, e)
+            return obj
+
+        return make5
+    if len(names) == 6:
+        x0, x1, x2, x3, x4, x5 = (cls.__dict__[n].__set__ for n in names)
+
+        def make6(a: Any, b: Any, c: Any, d: Any, e: Any, f: Any) -> Any:
+            obj: Any = new(cls)
+            x0(obj, a)
+            x1(obj, b)
+            x2(obj, c)
+            x3(obj, d)
+            x4(obj, e)
+            x5(obj, f)
+            return obj
+
+        return make6
+    if len(names) not in (4, 7):  # any other size: one setter call per field
+        setters = tuple(cls.__dict__[n].__set__ for n in names)
+
+        def make(*values: Any) -> Any:
+            obj: Any = new(cls)
+            for setter, v in zip(setters, values, strict=True):
+                setter(obj, v)
+            return obj
+
+        return make
     if len(names) == 4:
         s0, s1, s2, s3 = (cls.__dict__[n].__set__ for n in names)
 
@@ -1313,6 +1478,36 @@ def _slot_maker(cls: type, names: tuple[str, ...]) -> Callable[..., Any]:
 
 
 _new_name = _slot_maker(Name, ("value", "text", "rule", "origin"))
+_new_ref = _slot_maker(SignatureRef, ("id", "name"))
+_new_flags = _slot_maker(FlagSet, ("value", "names", "raw"))
+_new_sig: dict[type, Callable[..., Any]] = {
+    cls: _slot_maker(cls, tuple(f.name for f in dataclasses.fields(cls)))
+    for cls in (ExportSignature, ValueSignature, CodeBlocksSignature, IdtSignature, VersionOsSignature,
+                VersionIntroSignature, ProcessCreationSignature, ValueCodeSignature)
+}  # fmt: skip
+_new_export_hash = _slot_maker(ExportHash, ("delta", "name"))
+_new_value_hash = _slot_maker(ValueHash, ("offset", "size", "hash"))
+
+
+def _hex_list(items: list[Any], limit: int) -> list[int] | None:
+    """Each item parsed as ``_hex`` does (a hexadecimal string in 0..limit); None if any is not."""
+    if not all(type(x) is str for x in items):
+        return None
+    try:
+        values = [int(x, 16) for x in items]
+    except ValueError:
+        return None
+    if values and (min(values) < 0 or max(values) > limit):
+        return None
+    return values
+
+
+def _hex_or_none(text: str) -> int | None:
+    """``int(text, 16)`` as ``_hex`` parses it, None when malformed."""
+    try:
+        return int(text, 16)
+    except ValueError:
+        return None
 _new_km = _slot_maker(
     KernelException, ("originator", "victim", "flags", "object_type", "signatures", "path_hash", "location")
 )
@@ -1332,26 +1527,19 @@ _NO_PROCESS = Name(0, None, None, NameOrigin.VERBATIM)
 
 
 _REF_ID = operator.attrgetter("id")
+_COUNTER_LIMIT = 1 << SIGNATURE_ID_SHIFT
+_SIGS = operator.attrgetter("signatures")
 _KM, _UM, _APC, _KUM, _GLOB = range(5)  # kind codes of the fast path (ints compare faster than enums hash)
 _KIND_CODE = {ExceptionKind.KERNEL: _KM, ExceptionKind.USER: _UM, ExceptionKind.USER_APC: _APC,
               ExceptionKind.KERNEL_USER: _KUM, ExceptionKind.USER_GLOB: _GLOB}  # fmt: skip
 
 
-def _sorted(records: list[Any], keys: list[tuple[int, int, int, int, int]]) -> list[Any]:
-    """``records`` stably sorted by ``keys`` (five-int tuples, one per record)."""
-    try:
-        packed = [
-            # (a | ... | e) >> 32 is 0 exactly when all five are in 0..0xFFFFFFFF (a negative one makes it -1)
-            (((((a << 32) | b) << 32 | c) << 32 | d) << 32) | e if (a | b | c | d | e) >> 32 == 0 else -1
-            for a, b, c, d, e in keys
-        ]  # fmt: skip
-    except TypeError:  # not ints: compare the tuples themselves
-        packed = [-1]
-    if -1 in packed:
-        order = sorted(range(len(records)), key=keys.__getitem__)
-    else:
-        order = sorted(range(len(records)), key=packed.__getitem__)
-    return [records[i] for i in order]
+def _order(keys: Sequence[Any]) -> list[int]:
+    """Indices of ``keys`` in stable sorted order."""
+    return sorted(range(len(keys)), key=keys.__getitem__)
+
+
+_KEY5 = struct.Struct(">IIIII").pack
 
 
 def _maybe_group(v: str, starts: frozenset[str]) -> bool:
@@ -1411,7 +1599,7 @@ class _Export(_SigBuilder):
 
     def build(self, c: _Compiler, ctx: _Ctx, e: Mapping[str, Any], sid: int, flags: FlagSet, name: str) -> Signature | None:
         lib_text = c._name_field(ctx, e, "library")
-        lib = c._name(ctx, "library", lib_text, c._rule(wide=True, fold=False, table="user-mode"))
+        lib = c._name(ctx, "library", lib_text, c.rule_library)
         hashes = e["hashes"]
         if not isinstance(hashes, list):
             c.error(ctx, "hashes", f"must be a list of {{\"name\", \"delta\"}} objects, got {_show(hashes)}")
@@ -1421,8 +1609,14 @@ class _Export(_SigBuilder):
             return None
         entries: list[ExportHash] = []
         ok = lib is not None
-        rule = c._rule(wide=False, fold=False, table="signature")
+        rule = c.rule_export
+        cache, namer = c.names[id(rule)], c._namer(rule)
         for j, h in enumerate(hashes):
+            if type(h) is dict:  # plain entry: cached name, delta in range (no context needed)
+                t, d = h.get("name"), h.get("delta")
+                if type(t) is str and type(d) is int and 0 <= d <= U16 and (n := cache.get(t) or namer(t)) is not None:
+                    entries.append(_new_export_hash(d, n))
+                    continue
             hctx = _Ctx(ctx.src, (*ctx.path, "hashes", j), f"{ctx.subject} hashes[{j}]")
             if not isinstance(h, dict) or "name" not in h or "delta" not in h:
                 c.error(hctx, None, "each entry needs 'name' and 'delta'", code="missing-key")
@@ -1437,7 +1631,7 @@ class _Export(_SigBuilder):
             entries.append(ExportHash(d, n))
         if not ok or lib is None:
             return None
-        return ExportSignature(sid, flags, lib, tuple(entries), name=name, location=c.loc)
+        return _new_sig[ExportSignature](sid, flags, lib, tuple(entries), name, c.loc)  # type: ignore[no-any-return]
 
 
 def _score(c: _Compiler, ctx: _Ctx, e: Mapping[str, Any]) -> bool:
@@ -1469,6 +1663,13 @@ class _Value(_SigBuilder):
         entries: list[ValueHash] = []
         ok = score is not None
         for j, h in enumerate(hashes):
+            if type(h) is dict:  # plain entry: ints in range and a hex string (no context needed)
+                off, size, hv = h.get("offset"), h.get("size"), h.get("hash")
+                if type(off) is int and type(size) is int and 0 <= off <= U16 and 0 <= size <= U16 and type(hv) is str:
+                    n = _hex_or_none(hv)
+                    if n is not None and 0 <= n <= U32:
+                        entries.append(_new_value_hash(off, size, n))
+                        continue
             hctx = _Ctx(ctx.src, (*ctx.path, "hashes", j), f"{ctx.subject} hashes[{j}]")
             if not isinstance(h, dict) or not all(k in h for k in ("offset", "size", "hash")):
                 c.error(hctx, None, "each entry needs 'offset', 'size' and 'hash'", code="missing-key")
@@ -1483,7 +1684,7 @@ class _Value(_SigBuilder):
             entries.append(ValueHash(off, size, hv))
         if not ok or score is None:
             return None
-        return ValueSignature(sid, flags, score, tuple(entries), name=name, location=c.loc)
+        return _new_sig[ValueSignature](sid, flags, score, tuple(entries), name, c.loc)  # type: ignore[no-any-return]
 
 
 class _CodeBlocks(_SigBuilder):
@@ -1502,6 +1703,11 @@ class _CodeBlocks(_SigBuilder):
         ok = score is not None
         flat_warned = False
         for j, lst in enumerate(hashes):
+            if type(lst) is list and len(lst) <= U8:  # plain list of hex strings in range
+                parsed = _hex_list(lst, U32)
+                if parsed is not None:
+                    lists.append(tuple(sorted(parsed)))
+                    continue
             hctx = _Ctx(ctx.src, (*ctx.path, "hashes", j), f"{ctx.subject} hashes[{j}]")
             if isinstance(lst, str):
                 # upstream quirk Q19: a string where a list belongs is iterated per character
@@ -1534,7 +1740,7 @@ class _CodeBlocks(_SigBuilder):
         if size > MAX_BODY:
             c.error(ctx, "hashes", f"the record would be {size} bytes", "at most 65535 (fewer hashes)")
             return None
-        return CodeBlocksSignature(sid, flags, score, tuple(lists), name=name, location=c.loc)
+        return _new_sig[CodeBlocksSignature](sid, flags, score, tuple(lists), name, c.loc)  # type: ignore[no-any-return]
 
 
 class _ValueCode(_SigBuilder):
@@ -1557,6 +1763,9 @@ class _ValueCode(_SigBuilder):
         if 12 + 2 * len(pattern) > MAX_BODY:
             c.error(ctx, "pattern", f"{len(pattern)} items", "at most 32761")
             return None
+        plain = _hex_list(pattern, U16)  # the usual case, checked in one go
+        if plain is not None:
+            return _new_sig[ValueCodeSignature](sid, flags, e["offset"] or 0, tuple(plain), name, c.loc)  # type: ignore[no-any-return]
         items = [c._hex(ctx, "pattern", p, U16) for p in pattern]
         if any(x is None for x in items):
             return None
@@ -1573,7 +1782,7 @@ class _Idt(_SigBuilder):
         return c._int(ctx, "entry", e["entry"], 0, U8) is not None
 
     def build(self, c: _Compiler, ctx: _Ctx, e: Mapping[str, Any], sid: int, flags: FlagSet, name: str) -> Signature | None:
-        return IdtSignature(sid, flags, e["entry"], name=name, location=c.loc)
+        return _new_sig[IdtSignature](sid, flags, e["entry"], name, c.loc)  # type: ignore[no-any-return]
 
 
 def _version_part(c: _Compiler, ctx: _Ctx, fld: str, part: str, star: int, limit: int, masked: bool) -> int | None:
@@ -1619,7 +1828,12 @@ class _VersionOs(_SigBuilder):
         return True
 
     def build(self, c: _Compiler, ctx: _Ctx, e: Mapping[str, Any], sid: int, flags: FlagSet, name: str) -> Signature | None:
-        lo_t, hi_t = e["minimum"], e["maximum"]
+        bounds = _cached_bounds(c, ctx, ("os", e["minimum"], e["maximum"]), self.bounds)
+        if bounds is None:
+            return None
+        return _new_sig[VersionOsSignature](sid, flags, *bounds, name, c.loc)  # type: ignore[no-any-return]
+
+    def bounds(self, c: _Compiler, ctx: _Ctx, lo_t: str, hi_t: str) -> tuple[Any, Any] | None:
         if "." in lo_t:
             lo_p, hi_p = lo_t.split("."), hi_t.split(".")
             limits = (U8, U8, U16)
@@ -1637,7 +1851,7 @@ class _VersionOs(_SigBuilder):
             if lo_w is None or hi_w is None:
                 return None
             lo, hi = lo_w, hi_w
-        return VersionOsSignature(sid, flags, lo, hi, name=name, location=c.loc)
+        return lo, hi
 
 
 class _VersionIntro(_SigBuilder):
@@ -1658,15 +1872,33 @@ class _VersionIntro(_SigBuilder):
         return True
 
     def build(self, c: _Compiler, ctx: _Ctx, e: Mapping[str, Any], sid: int, flags: FlagSet, name: str) -> Signature | None:
-        lo = [_version_part(c, ctx, "minimum", p, 0, U16, False) for p in e["minimum"].split(".")]
-        hi = [_version_part(c, ctx, "maximum", p, U16, U16, False) for p in e["maximum"].split(".")]
+        bounds = _cached_bounds(c, ctx, ("intro", e["minimum"], e["maximum"]), self.bounds)
+        if bounds is None:
+            return None
+        return _new_sig[VersionIntroSignature](sid, flags, *bounds, name, c.loc)  # type: ignore[no-any-return]
+
+    def bounds(self, c: _Compiler, ctx: _Ctx, lo_t: str, hi_t: str) -> tuple[Any, Any] | None:
+        lo = [_version_part(c, ctx, "minimum", p, 0, U16, False) for p in lo_t.split(".")]
+        hi = [_version_part(c, ctx, "maximum", p, U16, U16, False) for p in hi_t.split(".")]
         if any(x is None for x in (*lo, *hi)):
             return None
         a, b = [x or 0 for x in lo], [x or 0 for x in hi]
-        return VersionIntroSignature(
-            sid, flags, IntroVersion(a[0], a[1], a[2], 0), IntroVersion(b[0], b[1], b[2], U16), name=name,
-            location=c.loc,
-        )
+        return IntroVersion(a[0], a[1], a[2], 0), IntroVersion(b[0], b[1], b[2], U16)
+
+
+def _cached_bounds(
+    c: _Compiler, ctx: _Ctx, key: tuple[str, str, str],
+    compute: Callable[[_Compiler, _Ctx, str, str], tuple[Any, Any] | None],
+) -> tuple[Any, Any] | None:
+    """Version bounds of a (kind, minimum, maximum) text pair, computed once; a pair that draws a
+    diagnostic is never cached (each signature reports its own)."""
+    hit = c.bounds_cache.get(key)
+    if hit is None:
+        before = len(c.problems) + len(c.notes)
+        hit = compute(c, ctx, key[1], key[2])
+        if hit is not None and len(c.problems) + len(c.notes) == before:
+            c.bounds_cache[key] = hit
+    return hit
 
 
 class _ProcessCreation(_SigBuilder):
@@ -1713,7 +1945,7 @@ class _ProcessCreation(_SigBuilder):
             c.error(ctx, "create_mask", f"mask 0x{value:x} does not fit 32 bits")
             return None
         names = tuple(x for x in items if isinstance(x, str))
-        return ProcessCreationSignature(sid, flags, FlagSet(value, names), name=name, location=c.loc)
+        return _new_sig[ProcessCreationSignature](sid, flags, _new_flags(value, names, False), name, c.loc)  # type: ignore[no-any-return]
 
 
 _SIG_BUILDERS: dict[str, _SigBuilder] = {

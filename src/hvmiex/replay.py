@@ -348,28 +348,9 @@ def describe_violation(v: Any) -> tuple[str | None, str | None, str | None]:
 
 def _violation_names(v: Any, into: dict[int, str]) -> None:
     """Remember hash -> name pairs a violation carries (to label exceptions without a name database)."""
-    from hvmiex.violation import KernelOriginator
-
-    def add(h: int | None, text: str | None) -> None:
-        if h is not None and text and h not in (0, _EMPTY_NAME) and len(into) < 100_000:
-            into.setdefault(h, text)
-
-    vic = v.victim
-    add(vic.name_hash, vic.name)
-    if vic.module is not None:
-        add(vic.module.name_hash, vic.module.name)
-    if vic.process is not None:
-        add(vic.process.name_hash, vic.process.name)
-    o = v.originator
-    if isinstance(o, KernelOriginator):
-        add(o.original.name_hash, o.original.name)
-        add(o.return_.name_hash, o.return_.name)
-    else:
-        add(o.name_hash, o.name)
-        if o.library is not None:
-            add(o.library.name_hash, o.library.name)
-    if o.process is not None:
-        add(o.process.name_hash, o.process.name)
+    for value, text in v.carried_names():
+        if value not in (0, _EMPTY_NAME) and len(into) < 100_000:
+            into.setdefault(value, text)
 
 
 class _Labeller:

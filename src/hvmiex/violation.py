@@ -24,7 +24,7 @@ from __future__ import annotations
 import enum
 import json
 import zlib
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -728,6 +728,30 @@ class Violation:
             if cb.rip == rip:
                 return cb.hashes
         return None
+
+    def carried_names(self) -> Iterator[tuple[int, str]]:
+        """Every (runtime hash, name) pair the violation carries: victim, its module and process, the
+        originator's frames, library, return module and process. Used to label exception hashes."""
+        vic = self.victim
+        pairs: list[tuple[int | None, str | None]] = [(vic.name_hash, vic.name)]
+        if vic.module is not None:
+            pairs.append((vic.module.name_hash, vic.module.name))
+        if vic.process is not None:
+            pairs.append((vic.process.name_hash, vic.process.name))
+        o = self.originator
+        if isinstance(o, KernelOriginator):
+            pairs += [(o.original.name_hash, o.original.name), (o.return_.name_hash, o.return_.name)]
+        else:
+            pairs.append((o.name_hash, o.name))
+            if o.library is not None:
+                pairs.append((o.library.name_hash, o.library.name))
+            ret_name = o.return_.name or (o.return_.library.name if o.return_.library is not None else None)
+            pairs.append((o.return_.name_hash, ret_name))
+        if o.process is not None:
+            pairs.append((o.process.name_hash, o.process.name))
+        for value, text in pairs:
+            if value is not None and text:
+                yield value, text
 
 
 # ---------------------------------------------------------------------------------------------------------

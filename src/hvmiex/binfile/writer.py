@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import struct
+from collections.abc import Iterable, Sequence
+from typing import Any
 
 from hvmiex.binfile.layout import (
     GLOB_EXCEPTION,
     KM_EXCEPTION,
     MAGIC,
     OBJECT_HEADER,
+    PACKERS,
     UM_EXCEPTION,
     FileHeader,
     encode_glob_string,
@@ -21,6 +24,7 @@ from hvmiex.model.records import (
     GlobException,
     KernelException,
     KernelUserException,
+    Record,
     UserApcException,
     UserException,
 )
@@ -42,19 +46,33 @@ _KM_TYPE = ObjectType.KM_EXCEPTION.value
 _GLOB_TYPE = ObjectType.UM_GLOB_EXCEPTION.value
 
 
-def write_bytes(exception_set: ExceptionSet) -> bytes:
-    """The file: 36-byte header (counts from the set) then every record in order."""
+def write_bytes(exception_set: ExceptionSet, packed: Sequence[bytes] | None = None) -> bytes:
+    """The file: 36-byte header (counts from the set) then every record in order. ``packed``: the bytes
+    of the first records, already made by :func:`pack_records` (the rest are packed here)."""
     c = exception_set.header_counts()
     header = FileHeader(
         MAGIC, exception_set.major, exception_set.minor, c.kernel, c.user, c.signatures, exception_set.build,
         c.glob, c.kernel_user, exception_set.reserved,
     )  # fmt: skip
+    records = exception_set.records
+    done = 0 if packed is None else len(packed)
     parts = [pack_header(header)]
+    if packed is not None:
+        parts += packed
+    parts += pack_records(records[done:] if done else records)
+    return b"".join(parts)
+
+
+def pack_records(records: Iterable[Record]) -> list[bytes]:
+    """The bytes of each record (object header + body), as ``pack_record`` makes them."""
+    parts: list[bytes] = []
     append = parts.append
     km0, km1, um0, um1, glob0 = _KM0.pack, _KM1.pack, _UM0.pack, _UM1.pack, _GLOB0.pack
     um_types = _UM_TYPES
     enc = encode_glob_string
-    for r in exception_set.records:
+    packers = PACKERS
+    r: Any  # dispatch on the exact type below
+    for r in records:
         t = type(r)
         if t is KernelException:
             sigs = r.signatures
@@ -80,8 +98,8 @@ def write_bytes(exception_set: ExceptionSet) -> bytes:
             strings = enc(r.originator) + enc(r.victim) + enc(r.process)
             size = 8 + len(strings)
             if size <= 0xFFFF:
-                append(glob0(_GLOB_TYPE, size, r.flags.value, 0, r.object_type, 0))
-                append(strings)
+                append(glob0(_GLOB_TYPE, size, r.flags.value, 0, r.object_type, 0) + strings)
                 continue
-        append(pack_record(r))
-    return b"".join(parts)
+        packer = packers.get(t)
+        append(packer(r) if packer is not None else pack_record(r))
+    return parts

@@ -13,31 +13,9 @@ from hvmiex.cli.common import FORMAT_OPTION, handle_errors, stdout_console
 
 def _name_table(v: Any) -> dict[int, str]:
     """Names the violation itself carries, by hash, to render exception fields readably."""
-    from hvmiex.violation import KernelOriginator
-
     names: dict[int, str] = {}
-
-    def add(h: int | None, text: str | None) -> None:
-        if h is not None and text:
-            names.setdefault(h, text)
-
-    vic = v.victim
-    add(vic.name_hash, vic.name)
-    if vic.module is not None:
-        add(vic.module.name_hash, vic.module.name)
-    if vic.process is not None:
-        add(vic.process.name_hash, vic.process.name)
-    o = v.originator
-    if isinstance(o, KernelOriginator):
-        add(o.original.name_hash, o.original.name)
-        add(o.return_.name_hash, o.return_.name)
-        if o.process is not None:
-            add(o.process.name_hash, o.process.name)
-    else:
-        add(o.name_hash, o.name)
-        add(o.return_.name_hash, o.return_.name or (o.return_.library.name if o.return_.library else None))
-        if o.process is not None:
-            add(o.process.name_hash, o.process.name)
+    for value, text in v.carried_names():
+        names.setdefault(value, text)
     return names
 
 
