@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
+from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
@@ -59,12 +60,12 @@ def check_command(files: tuple[Path, ...], guest: str, counts: bool, output_form
         if r.accepted:
             major, minor, build = report.version
             console.print(
-                f"[bold green]{r.path}: Introcore would load this[/] (format {major}.{minor}, build {build})",
+                f"[bold green]{escape(str(r.path))}: Introcore would load this[/] (format {major}.{minor}, build {build})",
                 highlight=False,
             )
         else:
             console.print(
-                f"[bold red]{r.path}: Introcore would NOT load this[/]: {r.status.status_name} "
+                f"[bold red]{escape(str(r.path))}: Introcore would NOT load this[/]: {r.status.status_name} "
                 f"(0x{r.status.value:08x})",
                 highlight=False,
             )
@@ -233,7 +234,7 @@ def inspect_command(
     console = stdout_console()
     h = report.header
     c, r = h["counts"], h["records"]
-    console.print(f"[bold]{file}[/]: exceptions.bin format {h['version']}, build {h['build']}", highlight=False)
+    console.print(f"[bold]{escape(str(file))}[/]: exceptions.bin format {h['version']}, build {h['build']}", highlight=False)
     console.print(
         f"  header counts: kernel {c['kernel']}, user {c['user']}, kernel-user {c['kernel_user']}, glob {c['glob']}, "
         f"signatures {c['signatures']}", highlight=False,

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import click
+from rich.markup import escape
 
 from hvmiex.cli.common import FORMAT_OPTION, handle_errors, stdout_console
 
@@ -144,7 +145,8 @@ def decide_command(
         results.append(entry)
         if output_format == "text":
             style = "green" if verdict.allowed else "red"
-            console.print(f"[bold]{label}[/]: [{style}]{entry['explanation']}[/]", highlight=False)
+            # user text (names like "[own]", paths) must not be read as rich markup
+            console.print(f"[bold]{escape(label)}[/]: [{style}]{escape(entry['explanation'])}[/]", highlight=False)
             for w in verdict.warnings:
                 console.print(f"  warning: {w}", style="yellow", highlight=False, markup=False)
             if candidates:
