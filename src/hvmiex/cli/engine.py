@@ -146,7 +146,7 @@ def decide_command(
         if output_format == "text":
             style = "green" if verdict.allowed else "red"
             # user text (names like "[own]", paths) must not be read as rich markup
-            console.print(f"[bold]{escape(label)}[/]: [{style}]{escape(entry['explanation'])}[/]", highlight=False)
+            console.print(f"[bold]{escape(str(label))}[/]: [{style}]{escape(entry['explanation'])}[/]", highlight=False)
             for w in verdict.warnings:
                 console.print(f"  warning: {w}", style="yellow", highlight=False, markup=False)
             if candidates:
