@@ -11,6 +11,7 @@ from __future__ import annotations
 import codecs
 import gzip
 import io
+import operator
 import re
 import sys
 import zlib
@@ -22,6 +23,7 @@ from typing import BinaryIO, cast
 
 from hvmiex.logs.lines import (
     CB_PIVOTS,
+    CB_RUN_RE,
     CB_SPLIT_RE,
     CodeBlockDump,
     Envelope,
@@ -43,6 +45,7 @@ from hvmiex.logs.lines import (
     scan_codeblocks,
     split_envelope,
 )
+from hvmiex.violation import fast_slots_init
 
 GZIP_MAGIC = b"\x1f\x8b"
 CODEBLOCK_CACHE = 1024  # earlier dumps remembered per guest by RIP (Introcore: a 255-RIP table, §7.2)
@@ -274,6 +277,9 @@ class SkippedBlock:
     reason: str
 
 
+fast_slots_init(SkippedBlock)
+
+
 @dataclass(slots=True)
 class LogStats:
     """Counters over one or more logs (mergeable, picklable)."""
@@ -343,6 +349,7 @@ class BlockGrouper:
         self._fast_rows = 0
         self._cb_lines = 0
         self._patterns: dict[str, re.Pattern[str]] = {}
+        self._getters: dict[tuple[int, int, int], Callable[[str], tuple[str, ...]]] = {}
         # fast path for the code-block list being read (see _cb_line)
         self._cb_fast: _CbFast | None = None
 
@@ -410,7 +417,8 @@ class BlockGrouper:
         expressions in bulk, which is what makes big logs fast."""
         number = 0
         row_count = 0
-        line_fn = self._line
+        cb_line = self._cb_line
+        slow = self._slow
         head = ""
         last_row = 0
         rowlist: list[str] = []
@@ -446,7 +454,10 @@ class BlockGrouper:
                             k = min(len(ends) - len(ends.lstrip("\n")), len(colons) - len(colons.lstrip(":")))
                             end = pos + k * row_len
                         if k > 0 and buf.count(head, pos, end) == k:
-                            rowlist += [buf[i : i + 47] for i in range(pos + hex_at, end, row_len)]
+                            if k > 1:
+                                rowlist += self._row_getter(hex_at, row_len, k)(buf[pos:end])
+                            else:
+                                rowlist.append(buf[pos + hex_at : pos + hex_at + 47])
                             room -= k
                             number += k
                             row_count += k
@@ -470,6 +481,13 @@ class BlockGrouper:
                     head = ""
                     if row_block is not None:
                         row_block.last_line = last_row
+                cbf = self._cb_fast
+                if cbf is not None and self._rows is None and buf.startswith(cbf[0], pos):
+                    taken = self._cb_run(cbf, buf, pos, limit, number)
+                    if taken:
+                        number += taken[0]
+                        pos = taken[1]
+                        continue
                 nl = buf.find("\n", pos, limit)
                 line = buf[pos:nl]
                 if line.endswith("\r"):
@@ -494,7 +512,9 @@ class BlockGrouper:
                     self._rows = None
                 pos = nl + 1
                 number += 1
-                out = line_fn(line, number)
+                if cbf is not None and cb_line(cbf, line, number):  # = self._line, one call less
+                    continue
+                out = slow(line, number)
                 if out:
                     yield from out
         if head and row_block is not None:
@@ -502,6 +522,19 @@ class BlockGrouper:
         self.stats.lines += row_count
         self._fast_rows += row_count
         yield from self.finish()
+
+    def _row_getter(self, hex_at: int, row_len: int, k: int) -> Callable[[str], tuple[str, ...]]:
+        """Cuts the hex columns out of ``k`` rows of ``row_len`` characters in one C call (dumps have a
+        handful of sizes, so the getters are few and reused)."""
+        key = (hex_at, row_len, k)
+        found = self._getters.get(key)
+        if found is None:
+            if len(self._getters) > 256:
+                self._getters.clear()
+            found = self._getters[key] = operator.itemgetter(
+                *[slice(i, i + 47) for i in range(hex_at, k * row_len, row_len)]
+            )
+        return found
 
     def _row_patterns(self, head: str) -> re.Pattern[str]:
         """The regular expression of one dump row after the envelope ``head`` (group 1: the 16 hex bytes)."""
@@ -519,6 +552,76 @@ class BlockGrouper:
         if cbf is not None and self._cb_line(cbf, line, number):
             return _EMPTY
         return self._slow(line, number)
+
+    def _cb_run(self, cbf: _CbFast, buf: str, pos: int, limit: int, number: int) -> tuple[int, int] | None:
+        """The consecutive lines at ``buf[pos:limit]`` that :meth:`_cb_line` would take with the same
+        envelope (the non-final lines of the list being read), checked and cut by one split of their joined
+        text; returns (lines taken, end position), or ``None`` to leave them to :meth:`_cb_line` (anything
+        unusual: a second marker, a malformed entry, a carriage return, ...)."""
+        prefix, base, cb, block, guest = cbf
+        skip = len(prefix) + 13
+        texts: list[str] = []
+        while pos < limit and buf.startswith(prefix, pos):
+            nl = buf.find("\n", pos, limit)
+            texts.append(buf[pos + skip : nl + 1])
+            pos = nl + 1
+        if not texts:
+            return None
+        # the final line (second LOG call: a later source line), on the conditions of _cb_line
+        final = False
+        if pos < limit and buf.startswith(base, pos) and guest.cblist is cb:
+            nl = buf.find("\n", pos, limit)
+            at = buf.find(" ", pos + len(base), nl) + 1
+            number_text = buf[pos + len(base) : at - 1]
+            if (
+                at > 0
+                and number_text.isdigit()
+                and number_text.isascii()
+                and buf.startswith("[CODEBLOCKS]", at)
+                and int(number_text) > cb.source_line
+            ):
+                texts.append(buf[at + 13 : nl + 1])
+                pos = nl + 1
+                final = True
+        parts = CB_RUN_RE.split("".join(texts))
+        if "".join(parts[::6]):
+            return None
+        hashes = parts[1::6]
+        kinds = parts[4::6]
+        marker = None
+        if kinds.count(None) != len(kinds):
+            found = [i for i, k in enumerate(kinds) if k is not None]
+            if len(found) != 1 or cb.marker is not None:
+                return None
+            i = found[0]
+            kind = kinds[i]
+            marker = ("RIP" if kind == "RIP" else "Ret RIP", int(parts[6 * i + 5], 16), len(cb.hashes) + i)
+            offsets = parts[2::6]
+            pivots = parts[3::6]
+            del hashes[i], offsets[i], pivots[i]
+        else:
+            offsets = parts[2::6]
+            pivots = parts[3::6]
+        if not CB_PIVOTS.issuperset(pivots):
+            return None
+        if marker is not None:
+            cb.marker = marker
+        cb.hashes += hashes
+        cb.offsets += offsets
+        cb.pivots += pivots
+        count = len(texts)
+        cb.last_line = number + count
+        if block is not None:
+            block.last_line = number + count
+        self.stats.lines += count
+        self._cb_lines += count
+        if final:  # as _cb_line does for the final line
+            guest.dump = None
+            if block is not None:
+                block.trailing = True
+            self._end_cblist(guest)
+            self._cb_fast = None
+        return count, pos
 
     def _cb_line(self, cbf: _CbFast, line: str, number: int) -> bool:
         """Fast path for the lines of the code-block list being read: the lines of its first ``LOG`` call
@@ -751,7 +854,8 @@ class BlockGrouper:
                 self.stats.unplaced[kind.value] += 1
             return
         pending, guest.pending = guest.pending, None
-        self._end_cblist(guest)
+        if guest.cblist is not None:
+            self._end_cblist(guest)
         if kind is not Kind.DUMPER:
             guest.dump = None
         if kind is Kind.ORIGINATOR:

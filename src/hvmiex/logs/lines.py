@@ -17,6 +17,7 @@ from itertools import repeat
 from typing import NamedTuple
 
 from hvmiex.errors import HvmiexError
+from hvmiex.violation import fast_slots_init
 
 
 class LineError(HvmiexError):
@@ -56,6 +57,10 @@ class Envelope(NamedTuple):  # a tuple: built for every line, so as cheap as pos
     message: str
 
 
+# Envelope.__new__ is Python code (a NamedTuple); tuple.__new__ builds the same object without that frame
+_new_tuple = tuple.__new__
+
+
 def split_envelope(line: str) -> Envelope | None:
     """Split ``[<uuid>] <file> : <line> <message>``; ``None`` when the line has no envelope."""
     pos = line.find(" : ")
@@ -72,7 +77,7 @@ def split_envelope(line: str) -> Envelope | None:
                 open_ = line.rfind("[", 0, start - 2)
                 if open_ >= 0:
                     guest = line[open_ + 1 : start - 2]
-            return Envelope(guest, line[start:pos], int(number), line[stop + 1 :])
+            return _new_tuple(Envelope, (guest, line[start:pos], int(number), line[stop + 1 :]))
         pos = line.find(" : ", pos + 3)
     return None
 
@@ -201,25 +206,21 @@ def parse_module(text: str, pos: int) -> tuple[ModuleGroup, int]:
     m = _KMOD_RE.match(text, pos)
     if m is None:
         raise LineError(f"column {pos + 1}: expected a module group '(<name> [0x<hash>], <base>...)'")
-    g = m.group
+    name, hash_, base, flags, ts, size, iat_rva, iat_size = m.groups()  # one call: this runs for every line
     return (
         ModuleGroup(
-            path=g("name"),
-            hash=int(g("hash"), 16),
-            base=int(g("base"), 16),
-            base_digits=len(g("base")),
-            flags=_hex_or_none(g("flags")),
-            timestamp=_hex_or_none(g("ts")),
-            image_size=_hex_or_none(g("size")),
-            iat_rva=_hex_or_none(g("iatrva")),
-            iat_size=_hex_or_none(g("iatsize")),
+            name,
+            int(hash_, 16),
+            int(base, 16),
+            len(base),
+            int(flags, 16) if flags is not None else None,
+            int(ts, 16) if ts is not None else None,
+            int(size, 16) if size is not None else None,
+            int(iat_rva, 16) if iat_rva is not None else None,
+            int(iat_size, 16) if iat_size is not None else None,
         ),
         m.end(),
     )
-
-
-def _hex_or_none(text: str | None) -> int | None:
-    return int(text, 16) if text is not None else None
 
 
 _WPROC_RE = re.compile(
@@ -288,21 +289,26 @@ def parse_process(text: str, pos: int) -> tuple[ProcessGroup, int]:
             ),
             end,
         )
+    image, hash_, eproc, cr3, pid, flags, wow64, system, peb64, peb32 = m.groups()  # one call, positional below
     return (
         ProcessGroup(
-            image=g("image"),
-            hash=int(g("hash"), 16),
-            eprocess=int(g("eproc"), 16),
-            cr3=int(g("cr3"), 16),
-            pid=int(g("pid")),
-            flags=int(g("flags"), 16),
-            wow64=g("wow64") is not None,
-            system=g("sys") is not None,
-            peb64=_hex_or_none(g("peb64")),
-            peb32=_hex_or_none(g("peb32")),
-            cli=cli,
-            cli_cut=cut,
-            digits=len(g("eproc")),
+            image,
+            int(hash_, 16),
+            int(eproc, 16),
+            int(cr3, 16),
+            int(pid),
+            False,
+            None,
+            None,
+            None,
+            int(flags, 16),
+            wow64 is not None,
+            system is not None,
+            int(peb64, 16) if peb64 is not None else None,
+            int(peb32, 16) if peb32 is not None else None,
+            cli,
+            cut,
+            len(eproc),
         ),
         end,
     )
@@ -623,18 +629,8 @@ def parse_victim(message: str) -> VictimLine:
             access, zone, symbol, p = _tail_access_flags(text, m.end())
         elif p != len(text):
             raise LineError(f"column {p + 1}: expected ', Address: (<gva>, <gpa>)' after the module group")
-        return VictimLine(
-            kind,
-            module=module,
-            gva=gva,
-            gpa=gpa,
-            addr_digits=digits,
-            access=access,
-            zone_flags=zone,
-            exports=exports,
-            delta=delta,
-            symbol=symbol,
-            name=name,
+        return VictimLine(  # positional in field order (the most common victim line; keywords cost)
+            kind, module, None, None, gva, gpa, digits, access, zone, exports, delta, symbol, name=name
         )
     if text.startswith("Process: ", p):
         process, p = parse_process(text, p + 9)
@@ -1063,6 +1059,11 @@ def parse_codeblocks(message: str) -> CodeBlockLine:
 # printed text until the grouper converts a whole list at once (:func:`codeblock_dump`).
 CB_SPLIT_RE = re.compile(r"0x([0-9a-f]{8}) \(0x([0-9a-f]{3,}), +([A-Z][A-Z /]*[A-Z])\)(?:, |$)")
 CB_PIVOTS = frozenset({"CALL", "JMP", "MOV MEM", "MOV FS/GS", "INVALID"})
+# The same over several lines' entries at once, each line's text followed by "\n" (no entry can hold a line
+# end): groups hash, offset, pivot | marker kind, marker RIP; a split has a stride of 6.
+CB_RUN_RE = re.compile(
+    r"(?:0x([0-9a-f]{8}) \(0x([0-9a-f]{3,}), +([A-Z][A-Z /]*[A-Z])\)|\( *(RIP|Ret RIP)->0x([0-9a-f]+)\))(?:, |\n)"
+)
 _PIVOT_NAMES = {name: name for name in CB_PIVOTS}  # one shared string per pivot in the dumps kept in memory
 _CB_ITEM_ANY = (
     r"(?:0x[0-9a-f]{8} \(0x[0-9a-f]{3,}, +(?:CALL|JMP|MOV MEM|MOV FS/GS|INVALID)\)|\( *(?:RIP|Ret RIP)->0x[0-9a-f]+\))"
@@ -1103,11 +1104,18 @@ def codeblock_dump(
     last_line: int = 0,
 ) -> CodeBlockDump:
     """Build a :class:`CodeBlockDump` from the printed entries of a whole list, converted in bulk."""
+    # offsets: zero-padded to 8 digits they convert in bulk like the hashes (any longer one: one by one)
+    try:
+        data = bytes.fromhex("".join(map(str.zfill, offsets, repeat(8))))
+    except ValueError:
+        data = b""
+    # not all plain hex of up to 8 digits: int() decides (same values, same errors)
+    values = _unpack_be(data) if len(data) == 4 * len(offsets) else tuple(map(int, offsets, repeat(16)))
     return CodeBlockDump(
         marker,
         rip,
         _unpack_be(bytes.fromhex("".join(hashes))),
-        tuple(map(int, offsets, repeat(16))),
+        values,
         tuple(map(_PIVOT_NAMES.__getitem__, pivots)),
         rip_index,
         first_line,
@@ -1189,3 +1197,9 @@ def parse_stack_trace(message: str) -> tuple[int, str | None, int | None] | None
         return None
     ret = m.group("ret")
     return int(m.group("rip"), 16), m.group("mod"), int(ret, 16) if ret else None
+
+
+# the line records are built for every parsed line: a cheaper __init__ (same behaviour, see fast_slots_init)
+for _cls in (ModuleGroup, ProcessGroup, OriginatorLine, Access, VictimLine, VerdictLine, CodeBlockDump):
+    fast_slots_init(_cls)
+del _cls

@@ -70,6 +70,7 @@ from hvmiex.violation import (
     WriteInfo,
     ZoneFlags,
     ZoneType,
+    fast_slots_init,
     hash_user_module,
 )
 
@@ -137,6 +138,9 @@ class LogViolation:
     @property
     def blocked(self) -> bool:
         return self.reason != FEEDBACK
+
+
+fast_slots_init(LogViolation)  # one per violation of a log: a cheaper __init__, same behaviour
 
 
 def decode_serialized(lv: LogViolation) -> list[DecodedViolation]:
@@ -242,11 +246,18 @@ def _is_linux(block: RawBlock) -> bool:
         groups += [v.process, v.parent]
         if v.name in ("[vdso]", "[vsyscall]") or v.kind == "vdso-write":
             return True
-    if any(g is not None and g.linux for g in groups):
-        return True
+    for g in groups:  # loops, not any()/all() over generators: this runs for every violation
+        if g is not None and g.linux:
+            return True
     # Linux kernel module names have no extension and no path (Windows drivers always have both)
-    names = [m.path for m in _modules(block) if m.path is not None]
-    return bool(names) and all("." not in n and "\\" not in n for n in names)
+    seen = False
+    for m in _modules(block):
+        n = m.path
+        if n is not None:
+            if "." in n or "\\" in n:
+                return False
+            seen = True
+    return seen
 
 
 def _modules(block: RawBlock) -> list[ModuleGroup]:
@@ -261,31 +272,45 @@ def _modules(block: RawBlock) -> list[ModuleGroup]:
 
 
 def _guest_64(block: RawBlock, linux: bool) -> bool:
+    """64-bit guest: some printed address is wider than 8 digits (or nothing printed one)."""
     if linux:
         return True
-    widths: list[int] = []
+    # the first wide address decides (most blocks: the originator module's base)
+    seen = False
     for line in (block.originator, block.return_):
         if line is not None:
             if line.module is not None and line.module.base_digits:
-                widths.append(line.module.base_digits)
+                if line.module.base_digits > 8:
+                    return True
+                seen = True
             if line.rip_digits:
-                widths.append(line.rip_digits)
+                if line.rip_digits > 8:
+                    return True
+                seen = True
             for g in (line.process, line.parent):
                 if g is not None:
-                    widths.append(g.digits)
+                    if g.digits > 8:
+                        return True
+                    seen = True
     for g in (block.kum_injector, block.kum_process):
         if g is not None:
-            widths.append(g.digits)
+            if g.digits > 8:
+                return True
+            seen = True
     for _, v in block.victims:
         if v.module is not None and v.module.base_digits:
-            widths.append(v.module.base_digits)
+            if v.module.base_digits > 8:
+                return True
+            seen = True
         if v.addr_digits:
-            widths.append(v.addr_digits)
+            if v.addr_digits > 8:
+                return True
+            seen = True
         if v.process is not None:
-            widths.append(v.process.digits)
-    if not widths:
-        return True
-    return max(widths) > 8
+            if v.process.digits > 8:
+                return True
+            seen = True
+    return not seen
 
 
 def _le(value: int, size: int) -> bytes:
@@ -298,21 +323,23 @@ def _process(group: ProcessGroup | None, os: GuestOS, parent: ProcessGroup | Non
     path_name = None
     if group.linux:
         path_name = base_name(group.image) if group.image and group.image != "(null)" else group.comm
-    return Process(
-        name=group.name,
-        name_hash=group.hash,
-        os=os,
-        wow64=group.wow64,
-        system_process=group.system,
-        pid=group.pid,
-        address=group.eprocess,
-        parent_address=parent.eprocess if parent is not None else 0,
-        cr3=group.cr3,
-        path=group.image if group.linux and group.image != "(null)" else None,
-        path_name=path_name,
-        command_line=group.cli,
-        peb32_address=group.peb32,
-        peb64_address=group.peb64,
+    return Process(  # positional (field order of Process): one per violation or two, keywords cost
+        group.name,
+        group.hash,
+        os,
+        group.wow64,
+        group.system,
+        group.pid,
+        group.eprocess,
+        parent.eprocess if parent is not None else 0,
+        group.cr3,
+        group.image if group.linux and group.image != "(null)" else None,
+        path_name,
+        group.cli,
+        False,
+        None,
+        group.peb32,
+        group.peb64,
     )
 
 
@@ -339,15 +366,15 @@ def _frame(line: OriginatorLine | None, linux: bool, substitute: bool = True) ->
     rip = line.rip or 0
     if module is None or module.path is None:
         return DriverFrame.none(rip)
-    return DriverFrame(
-        name_hash=_kernel_hash(module, linux, substitute),
-        rip=rip,
-        driver=True,
-        name=module.name,
-        section=line.section,
-        base=module.base or 0,
-        size=module.image_size,
-        path=module.path,
+    return DriverFrame(  # positional (name_hash, rip, driver, name, section, base, size, path): keywords cost
+        _kernel_hash(module, linux, substitute),
+        rip,
+        True,
+        module.name,
+        line.section,
+        module.base or 0,
+        module.image_size,
+        module.path,
         core_base=module.base if linux else None,
     )
 
@@ -355,13 +382,8 @@ def _frame(line: OriginatorLine | None, linux: bool, substitute: bool = True) ->
 def _user_module(group: ModuleGroup | None) -> Module | None:
     if group is None or group.path is None:
         return None
-    return Module(
-        name=group.name,
-        name_hash=group.hash if group.hash is not None else NONAME,
-        base=group.base or 0,
-        size=group.image_size,
-        path=group.path,
-    )
+    return Module(group.name, group.hash if group.hash is not None else NONAME, group.base or 0, group.image_size,
+                  group.path)  # fmt: skip
 
 
 def _with_export(module: Module | None, address: int, victim: VictimLine) -> Module | None:
@@ -394,6 +416,9 @@ def _memory(block: RawBlock) -> GuestMemory:
 
 
 def _codeblocks(dumps: Iterable[CodeBlockDump | None]) -> tuple[CodeBlocks, ...]:
+    first, second = dumps if isinstance(dumps, tuple) and len(dumps) == 2 else (None, None)
+    if second is None and first is not None:  # the usual block: one dump (at the original RIP)
+        return (CodeBlocks(first.rip, tuple(sorted(first.hashes))),)
     seen: set[int] = set()
     out = []
     for dump in dumps:
@@ -417,7 +442,7 @@ def block_to_violation(block: RawBlock) -> LogViolation:
     linux = _is_linux(block)
     os = GuestOS.LINUX if linux else GuestOS.WINDOWS
     guest_64 = _guest_64(block, linux)
-    env = Environment(os=os, guest_64=guest_64, memory=_memory(block))
+    env = Environment(os, guest_64, memory=_memory(block))
     orig = block.originator
     victim_line = block.victim
     display_process: str | None = None
@@ -482,18 +507,18 @@ def block_to_violation(block: RawBlock) -> LogViolation:
             module = _with_export(_user_module(v.module), v.gva or 0, v)
             write, read, access = _access(v)
             zone = ZoneFlags(v.zone_flags) if v.zone_flags is not None else access
-            victim = Victim(
-                zone_type=ZoneType.EPT,
-                zone_flags=zone,
-                object_type=ObjectType.UM_MODULE,
-                name_hash=module.name_hash if module else NONAME,
-                name=module.name if module else None,
-                name_wide=True,
-                base_address=module.base if module else 0,
-                gva=v.gva or 0,
-                gpa=v.gpa or 0,
-                write=write,
-                read=read,
+            victim = Victim(  # positional: the most common victim, keywords cost
+                ZoneType.EPT,
+                zone,
+                ObjectType.UM_MODULE,
+                module.name_hash if module else NONAME,  # name_hash
+                module.name if module else None,  # name
+                True,  # name_wide
+                module.base if module else 0,  # base_address
+                v.gva or 0,
+                v.gpa or 0,
+                write,
+                read,
                 module=module,
                 process=oproc,
             )
@@ -666,14 +691,7 @@ def block_to_violation(block: RawBlock) -> LogViolation:
         cb = _original_dump(block, orig.rip) if orig is not None else None
         ret_dump = block.dump_for(block.return_.rip) if block.return_ else None
 
-    violation = Violation(
-        kind=kind,
-        victim=victim,
-        originator=originator,
-        env=env,
-        codeblocks=_codeblocks((cb, ret_dump)),
-        origin=Origin(path=block.source, line=block.first_line),
-    )
+    violation = Violation(kind, victim, originator, env, _codeblocks((cb, ret_dump)), Origin(block.source, block.first_line))
     verdict = block.verdict
     if verdict is None:
         reason, text, beta = FEEDBACK, None, False
@@ -681,27 +699,27 @@ def block_to_violation(block: RawBlock) -> LogViolation:
         text = verdict.reason
         reason = REASONS.get(text, text if text.isdigit() else "unknown")
         beta = verdict.beta
-    return LogViolation(
-        violation=violation,
-        mode=mode,
-        source=block.source,
-        guest=block.guest,
-        first_line=block.first_line,
-        last_line=block.last_line,
-        reason=reason,
-        reason_text=text,
-        beta=beta,
-        verdict_line=block.verdict_line,
-        codeblocks=cb,
-        return_codeblocks=ret_dump,
-        exports=exports,
-        delta=delta,
-        process=display_process,
-        originator=display_orig,
-        victim=display_victim,
-        hints=tuple(block.hints),
-        problems=tuple(block.problems),
-        serialized=tuple(block.serialized),
+    return LogViolation(  # positional, in field order (one per violation: keywords cost)
+        violation,
+        mode,
+        block.source,
+        block.guest,
+        block.first_line,
+        block.last_line,
+        reason,
+        text,
+        beta,
+        block.verdict_line,
+        cb,
+        ret_dump,
+        exports,
+        delta,
+        display_process,
+        display_orig,
+        display_victim,
+        tuple(block.hints),
+        tuple(block.problems),
+        tuple(block.serialized),
     )
 
 
