@@ -207,8 +207,7 @@ class Dump:
     def flush(self) -> None:
         if not self.rows:
             return
-        rows = self.rows[:]
-        self.rows.clear()  # in place: the reader's fast path may hold this list
+        rows = self.rows
         try:
             self.data += bytes.fromhex("".join(rows))
         except ValueError:  # a damaged row: keep the good ones, in order, up to the first bad one
@@ -217,6 +216,7 @@ class Dump:
                     self.data += bytes.fromhex(row)
                 except ValueError:
                     break
+        rows.clear()  # in place: the reader's fast path may hold this list
         if len(self.data) > self.size:
             del self.data[self.size :]
 
@@ -749,7 +749,8 @@ class BlockGrouper:
         return f"[{env.guest}] " if env.guest is not None else ""
 
     def _close(self, guest: _Guest) -> None:
-        self._end_cblist(guest)
+        if guest.cblist is not None:
+            self._end_cblist(guest)
         guest.dump = None
         if self._rows is not None and self._rows[3] is guest.block:
             self._rows = None

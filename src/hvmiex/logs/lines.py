@@ -373,8 +373,8 @@ def _parse_module_originator(text: str, pos: int) -> OriginatorLine:
     process = parent = None
     m = _RIP_RE.match(text, pos)
     if m is not None:
-        rip, digits = int(m.group("rip"), 16), len(m.group("rip"))
-        section, symbol = m.group("sec"), m.group("sym")
+        rip_text, section, symbol = m.groups()  # rip, sec, sym: one call
+        rip, digits = int(rip_text, 16), len(rip_text)
         pos = m.end()
     if text.startswith(", Process: ", pos):
         process, pos = parse_process(text, pos + 11)
@@ -577,7 +577,8 @@ def _tail_access_flags(text: str, pos: int) -> tuple[Access | None, int | None, 
             symbol, pos = m.group("sym"), m.end()
     m = _WRITE_RE.match(text, pos)
     if m is not None:
-        access, pos = _write(m), m.end()
+        size, old, new = m.groups()  # as _write(m), one call
+        access, pos = Access("write", int(size), int(old, 16), int(new, 16)), m.end()
     else:
         m = _READ_RE.match(text, pos)
         if m is not None:
@@ -585,7 +586,7 @@ def _tail_access_flags(text: str, pos: int) -> tuple[Access | None, int | None, 
             pos = m.end()
     m = _FLAGS_RE.match(text, pos)
     if m is not None:
-        zone, pos = int(m.group("zone"), 16), m.end()
+        zone, pos = int(m.group(2), 16), m.end()  # group 2: zone
     return access, zone, symbol, pos
 
 
@@ -624,8 +625,9 @@ def parse_victim(message: str) -> VictimLine:
         digits = 0
         access = zone = symbol = None
         if m is not None:
-            gva, gpa = int(m.group("gva"), 16), int(m.group("gpa"), 16)
-            digits = len(m.group("gva"))
+            gva_text, gpa_text = m.groups()
+            gva, gpa = int(gva_text, 16), int(gpa_text, 16)
+            digits = len(gva_text)
             access, zone, symbol, p = _tail_access_flags(text, m.end())
         elif p != len(text):
             raise LineError(f"column {p + 1}: expected ', Address: (<gva>, <gpa>)' after the module group")
@@ -1105,12 +1107,23 @@ def codeblock_dump(
 ) -> CodeBlockDump:
     """Build a :class:`CodeBlockDump` from the printed entries of a whole list, converted in bulk."""
     # offsets: zero-padded to 8 digits they convert in bulk like the hashes (any longer one: one by one)
-    try:
-        data = bytes.fromhex("".join(map(str.zfill, offsets, repeat(8))))
-    except ValueError:
-        data = b""
-    # not all plain hex of up to 8 digits: int() decides (same values, same errors)
-    values = _unpack_be(data) if len(data) == 4 * len(offsets) else tuple(map(int, offsets, repeat(16)))
+    joined = "0".join(offsets)
+    values: tuple[int, ...] | None = None
+    # the usual: every offset 3 digits (total length and longest both say so) -> "0" + each = 2 bytes
+    if len(joined) == 4 * len(offsets) - 1 and max(map(len, offsets)) == 3:
+        try:
+            data = bytes.fromhex("0" + joined)
+        except ValueError:
+            data = b""
+        if len(data) == 2 * len(offsets):
+            values = struct.unpack(f">{len(offsets)}H", data)
+    if values is None:
+        try:
+            data = bytes.fromhex("".join(map(str.zfill, offsets, repeat(8))))
+        except ValueError:
+            data = b""
+        # not all plain hex of up to 8 digits: int() decides (same values, same errors)
+        values = _unpack_be(data) if len(data) == 4 * len(offsets) else tuple(map(int, offsets, repeat(16)))
     return CodeBlockDump(
         marker,
         rip,

@@ -411,8 +411,11 @@ def _access(victim: VictimLine) -> tuple[WriteInfo | None, ReadInfo | None, Zone
 
 
 def _memory(block: RawBlock) -> GuestMemory:
-    ranges = tuple(MemoryRange(d.gva, bytes(d.data)) for d in block.buffers if d.complete and d.size)
-    return GuestMemory(ranges)
+    ranges = []
+    for d in block.buffers:  # a loop, not a generator: one per violation
+        if d.complete and d.size:
+            ranges.append(MemoryRange(d.gva, bytes(d.data)))
+    return GuestMemory(tuple(ranges))
 
 
 def _codeblocks(dumps: Iterable[CodeBlockDump | None]) -> tuple[CodeBlocks, ...]:
