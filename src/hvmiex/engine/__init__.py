@@ -4,7 +4,7 @@
 (:mod:`hvmiex.violation`) exactly like Introcore, returning a :class:`Verdict` with the evidence.
 """
 
-from hvmiex.engine.codeblocks import CodeblockCache, Level, list_passes, match_hashes, match_window
+from hvmiex.engine.codeblocks import CodeblockCache, Level, list_hits, list_passes, match_hashes, match_window
 from hvmiex.engine.core import AddResult, AddStatus, Engine, EngineError, UpdateResult, UpdateStatus
 from hvmiex.engine.propose import AlertList, Proposal, ProposalError, is_duplicate, propose
 from hvmiex.engine.verdict import (
@@ -41,6 +41,7 @@ __all__ = [
     "UpdateStatus",
     "Verdict",
     "is_duplicate",
+    "list_hits",
     "list_passes",
     "match_hashes",
     "match_window",

@@ -517,13 +517,12 @@ def match_hashes(buf: bytes, mode64: bool, level: Level, max_hashes: int) -> Mat
     return MatchResult(MatchStatus.SUCCESS, tuple(sorted(h for _, h in blocks)), tuple(seq))
 
 
-def list_passes(sig_hashes: Sequence[int], score: int, extracted: Sequence[int]) -> bool:
-    """Score test for one signature hash list against the sorted extracted hashes (§10.5).
+def list_hits(sig_hashes: Sequence[int], extracted: Sequence[int]) -> int:
+    """How many signature hashes are found in the sorted extracted hashes (§10.5).
 
-    A repeated signature hash counts again against one extracted occurrence (the cursor does not move on a
-    hit), and score 0 passes whenever something was extracted.
-    """
-    remaining = score
+    Both sides are sorted; a repeated signature hash counts again against one extracted occurrence (the
+    cursor does not move on a hit)."""
+    hits = 0
     c = 0
     count = len(extracted)
     for s in sig_hashes:
@@ -532,10 +531,15 @@ def list_passes(sig_hashes: Sequence[int], score: int, extracted: Sequence[int])
             if s < e:
                 break
             if s == e:
-                remaining -= 1
+                hits += 1
                 break
             c += 1
-    return remaining <= 0
+    return hits
+
+
+def list_passes(sig_hashes: Sequence[int], score: int, extracted: Sequence[int]) -> bool:
+    """Score test for one signature hash list (§10.5); score 0 always passes."""
+    return list_hits(sig_hashes, extracted) >= score
 
 
 # --------------------------------------------------------------------------------------------------------

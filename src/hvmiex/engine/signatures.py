@@ -6,6 +6,7 @@ import zlib
 from dataclasses import dataclass, field
 from typing import Any
 
+from hvmiex.engine.codeblocks import list_hits
 from hvmiex.engine.store import (
     EF_RETURN_DRV,
     SF_32,
@@ -332,19 +333,8 @@ def _codeblocks_pre(ctx: Context, e: LoadedException) -> tuple[str, str] | None:
 
 
 def _list_passes(sig_hashes: tuple[int, ...], score: int, extracted: tuple[int, ...]) -> tuple[bool, int]:
-    remaining = score
-    c = 0
-    count = len(extracted)
-    for s in sig_hashes:
-        while c < count:
-            x = extracted[c]
-            if s < x:
-                break
-            if s == x:
-                remaining -= 1
-                break
-            c += 1
-    return remaining <= 0, score - remaining
+    hits = list_hits(sig_hashes, extracted)
+    return hits >= score, hits
 
 
 def _verify_codeblocks(ctx: Context, e: LoadedException, sig: CodeBlocksSignature) -> tuple[bool, str]:
