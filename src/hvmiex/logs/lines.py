@@ -1079,9 +1079,20 @@ CbText = tuple[list[str], list[str], list[str], tuple[str, int, int] | None]
 def scan_codeblocks(message: str) -> CbText:
     """:func:`parse_codeblocks` with the entries left as printed text; same acceptance, same errors
     (:class:`LineError`), same entries."""
-    parts = CB_SPLIT_RE.split(message[13:])
-    if not "".join(parts[::4]) and CB_PIVOTS.issuperset(parts[3::4]):
-        return parts[1::4], parts[2::4], parts[3::4], None
+    if "->" not in message:  # no RIP marker: one split (CB_SPLIT_RE)
+        parts = CB_SPLIT_RE.split(message[13:])
+        if not "".join(parts[::4]) and CB_PIVOTS.issuperset(parts[3::4]):
+            return parts[1::4], parts[2::4], parts[3::4], None
+    else:  # the line with the marker: one split too (CB_RUN_RE, stride 6); anything else goes on below
+        parts = CB_RUN_RE.split(message[13:] + "\n")
+        kinds = parts[4::6]
+        if not "".join(parts[::6]) and len(kinds) - kinds.count(None) == 1:
+            at = next(i for i, k in enumerate(kinds) if k is not None)
+            hashes, offsets, pivots = parts[1::6], parts[2::6], parts[3::6]
+            del hashes[at], offsets[at], pivots[at]
+            if CB_PIVOTS.issuperset(pivots):
+                kind = "RIP" if kinds[at] == "RIP" else "Ret RIP"
+                return hashes, offsets, pivots, (kind, int(parts[6 * at + 5], 16), at)
     if _CB_LINE_RE.fullmatch(message, 13) is not None:
         found = _CB_FAST_RE.findall(message, 13)
         markers = [i for i, item in enumerate(found) if item[3]]
