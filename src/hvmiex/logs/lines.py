@@ -61,8 +61,17 @@ class Envelope(NamedTuple):  # a tuple: built for every line, so as cheap as pos
 _new_tuple = tuple.__new__
 
 
+# the common shape "[<guest>] <file> : <digits> ": guest without "[", "]" or space, file without space or ":",
+# so its " : " is the line's first one and the general search below would give the same four fields
+_ENVELOPE_RE = re.compile(r"\[([^\[\] ]*)\] ([^ :]+) : ([0-9]+)(?: |\Z)")
+
+
 def split_envelope(line: str) -> Envelope | None:
     """Split ``[<uuid>] <file> : <line> <message>``; ``None`` when the line has no envelope."""
+    m = _ENVELOPE_RE.match(line)
+    if m is not None:
+        guest, file, number = m.groups()
+        return _new_tuple(Envelope, (guest, file, int(number), line[m.end() :]))
     pos = line.find(" : ")
     while pos > 0:
         start = line.rfind(" ", 0, pos) + 1
@@ -93,44 +102,63 @@ _CALLER_TAGS = (
 _HEX = frozenset("0123456789abcdef")
 
 
+# ``Kind.X`` is a slow lookup on 3.11 enums (~0.1 us); classify runs for every line
+_K_BANNER = Kind.BANNER
+_K_CALLER = Kind.CALLER
+_K_CODEBLOCKS = Kind.CODEBLOCKS
+_K_DIAGNOSTIC = Kind.DIAGNOSTIC
+_K_DPI = Kind.DPI
+_K_DUMPER = Kind.DUMPER
+_K_DUMPER_ROW = Kind.DUMPER_ROW
+_K_KUM_INJECTOR = Kind.KUM_INJECTOR
+_K_KUM_PROCESS = Kind.KUM_PROCESS
+_K_ORIGINATOR = Kind.ORIGINATOR
+_K_OTHER = Kind.OTHER
+_K_RETURN = Kind.RETURN
+_K_SERIALIZER = Kind.SERIALIZER
+_K_STACK_TRACE = Kind.STACK_TRACE
+_K_VERDICT = Kind.VERDICT
+_K_VICTIM = Kind.VICTIM
+
+
 def classify(message: str) -> Kind:
     """The kind of an enveloped message (spec 04 §9.1)."""
     if not message:
-        return Kind.OTHER
+        return _K_OTHER
     c = message[0]
     if c == "[":
         if message.startswith("[CODEBLOCKS]"):
-            return Kind.CODEBLOCKS
+            return _K_CODEBLOCKS
         if message.startswith("[DUMPER]"):
-            return Kind.DUMPER
+            return _K_DUMPER
         if message.startswith("[STACK TRACE]"):
-            return Kind.STACK_TRACE
+            return _K_STACK_TRACE
         if message.startswith("[DPI]"):
-            return Kind.DPI
+            return _K_DPI
         if message.startswith("[SERIALIZER]"):
-            return Kind.SERIALIZER
+            return _K_SERIALIZER
         if message.startswith(_CALLER_TAGS):
-            return Kind.CALLER
-        return Kind.DIAGNOSTIC
+            return _K_CALLER
+        return _K_DIAGNOSTIC
     if c == "V" and message.startswith("Victim    -> "):
-        return Kind.VICTIM
+        return _K_VICTIM
     if c == "O":
         if message.startswith("Originator-> "):
-            return Kind.ORIGINATOR
+            return _K_ORIGINATOR
         if message.startswith("Originator Process:"):
-            return Kind.KUM_INJECTOR
-        return Kind.OTHER
+            return _K_KUM_INJECTOR
+        return _K_OTHER
     if c == "R" and message.startswith("Return    -> "):
-        return Kind.RETURN
+        return _K_RETURN
     if c == "P" and message.startswith("Process:    "):
-        return Kind.KUM_PROCESS
+        return _K_KUM_PROCESS
     if c == "^" and message.startswith("^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^"):
-        return Kind.VERDICT
+        return _K_VERDICT
     if c == "*":
-        return Kind.BANNER
+        return _K_BANNER
     if c in _HEX and len(message) > 18 and message[16] == ":" and message[17] == " ":
-        return Kind.DUMPER_ROW
-    return Kind.OTHER
+        return _K_DUMPER_ROW
+    return _K_OTHER
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -196,6 +224,7 @@ _KMOD_RE = re.compile(
     r"(?:, VerInfo: (?P<ts>[0-9a-f]+):(?P<size>[0-9a-f]+))?"
     r"(?:, IAT: (?P<iatrva>[0-9a-f]+):(?P<iatsize>[0-9a-f]+))?\)"
 )
+_KMOD_TAIL_RE = re.compile(_KMOD_RE.pattern.split(" *", 1)[1])  # _KMOD_RE after "(<name> *"
 _NONAME = "(<no name>)"
 
 
@@ -203,10 +232,17 @@ def parse_module(text: str, pos: int) -> tuple[ModuleGroup, int]:
     """Parse a module group starting at ``text[pos] == '('``; returns the group and the end position."""
     if text.startswith(_NONAME, pos):
         return ModuleGroup(None), pos + len(_NONAME)
-    m = _KMOD_RE.match(text, pos)
-    if m is None:
-        raise LineError(f"column {pos + 1}: expected a module group '(<name> [0x<hash>], <base>...)'")
-    name, hash_, base, flags, ts, size, iat_rva, iat_size = m.groups()  # one call: this runs for every line
+    # fast path, same result as _KMOD_RE: the lazy name ends where the first "[0x" (less the spaces before
+    # it) starts, if the rest matches there; anything else (a name with "[0x" or a newline) takes the regex
+    k = text.find("[0x", pos + 1)
+    m = _KMOD_TAIL_RE.match(text, k) if k > pos and text.startswith("(", pos) else None
+    if m is not None and "\n" not in (name := text[pos + 1 : k].rstrip(" ")):
+        hash_, base, flags, ts, size, iat_rva, iat_size = m.groups()  # one call: this runs for every line
+    else:
+        m = _KMOD_RE.match(text, pos)
+        if m is None:
+            raise LineError(f"column {pos + 1}: expected a module group '(<name> [0x<hash>], <base>...)'")
+        name, hash_, base, flags, ts, size, iat_rva, iat_size = m.groups()
     return (
         ModuleGroup(
             name,
@@ -228,6 +264,7 @@ _WPROC_RE = re.compile(
     r"(?P<pid>\d+), F(?P<flags>[0-9a-f]+)(?P<wow64>, WOW64)?(?P<sys>, SYS)?"
     r"(?:, PEB64: (?P<peb64>[0-9a-f]+))?(?:, PEB32: (?P<peb32>[0-9a-f]+))?"
 )
+_WPROC_TAIL_RE = re.compile(_WPROC_RE.pattern.split(" *", 1)[1])  # _WPROC_RE after "(<image> *"
 _LTASK_RE = re.compile(
     r"\((?P<proc>.*?) *'(?P<comm>[^']*)' \[0x(?P<hash>[0-9a-f]{8})\], (?P<task>[0-9a-f]+), "
     r"(?P<cr3>[0-9a-f]+), (?P<mm>[0-9a-f]+), (?P<pid>-?\d+)/(?P<tgid>-?\d+)"
@@ -247,8 +284,17 @@ _AFTER_PROCESS = (
 
 def parse_process(text: str, pos: int) -> tuple[ProcessGroup, int]:
     """Parse a WPROC or LTASK group at ``text[pos] == '('``."""
-    m = _WPROC_RE.match(text, pos)
+    # fast path, same match as _WPROC_RE: the image holds no "[", so it ends at the first "[" (less spaces)
+    k = text.find("[", pos + 1)
+    m = _WPROC_TAIL_RE.match(text, k) if k > pos and text.startswith("(", pos) else None
     linux = False
+    if m is not None:
+        image = text[pos + 1 : k].rstrip(" ")
+        hash_, eproc, cr3, pid, flags, wow64, system, peb64, peb32 = m.groups()
+    else:
+        m = _WPROC_RE.match(text, pos)
+        if m is not None:
+            image, hash_, eproc, cr3, pid, flags, wow64, system, peb64, peb32 = m.groups()
     if m is None:
         m = _LTASK_RE.match(text, pos)
         linux = True
@@ -289,7 +335,6 @@ def parse_process(text: str, pos: int) -> tuple[ProcessGroup, int]:
             ),
             end,
         )
-    image, hash_, eproc, cr3, pid, flags, wow64, system, peb64, peb32 = m.groups()  # one call, positional below
     return (
         ProcessGroup(
             image,
@@ -434,8 +479,8 @@ def _parse_process_originator(text: str, pos: int) -> OriginatorLine:
     parent = None
     if text.startswith(", Parent: ", pos):
         parent, pos = parse_process(text, pos + 10)
-    return OriginatorLine(
-        "process", None, rip, digits, process=process, parent=parent, va=va, pc_type=pc_type, pc_mask=pc_mask
+    return OriginatorLine(  # positional in field order (keywords cost)
+        "process", None, rip, digits, None, None, None, None, process, parent, va, pc_type, pc_mask
     )
 
 
@@ -501,6 +546,11 @@ _READ_RE = re.compile(r", ReadInfo: \((?P<size>\d+), (?P<val>[0-9a-f]+)\)")
 _FLAGS_RE = re.compile(r", Flags:(?P<names>(?: (?:IMPORTS|EXPORTS|CODE|DATA|RSRC))*) \(0x(?P<zone>[0-9a-f]+)\)")
 _EXPORTS_RE = re.compile(
     r", Exports \((?P<n>\d+)\) : \[(?P<names>(?:'[^']*'(?:,'[^']*')*)?)\], Delta: \+(?P<delta>[0-9a-f]+),"
+)
+# Address, WriteInfo, Flags one after the other (each part matches in one way only, so the joint match is the
+# three successive matches of the general path); the names group is made non-capturing
+_VMOD_FAST_RE = re.compile(
+    _ADDR_RE.pattern + _WRITE_RE.pattern + _FLAGS_RE.pattern.replace("(?P<names>", "(?:")
 )
 _SYMBOL_RE = re.compile(r", (?P<sym>[^,()][^,]*?)(?=, WriteInfo|, ReadInfo|, Flags|$)")
 _INJ_RE = re.compile(
@@ -611,6 +661,14 @@ def parse_victim(message: str) -> VictimLine:
             kind, name = "module", None
         exports: tuple[str, ...] = ()
         delta = None
+        m = _VMOD_FAST_RE.match(text, p)
+        if m is not None:  # the usual tail in one match: same fields as the general path below
+            gva_text, gpa_text, size, old, new, zone_text = m.groups()
+            return VictimLine(
+                kind, module, None, None, int(gva_text, 16), int(gpa_text, 16), len(gva_text),
+                Access("write", int(size), int(old, 16), int(new, 16)), int(zone_text, 16), exports, delta,
+                None, name=name,
+            )
         m = _EXPORTS_RE.match(text, p)
         if m is not None:
             names = m.group("names")
@@ -647,21 +705,23 @@ def parse_victim(message: str) -> VictimLine:
         m = _INJ_RE.match(text, p)
         if m is not None:
             kind = "injection"
-            length, gva = int(m.group("len")), int(m.group("dst"), 16)
-            digits = len(m.group("dst"))
-            if m.group("i0") is not None:
-                init = (int(m.group("i0")), int(m.group("i1")))
+            len_text, dst, i0, i1 = m.groups()
+            length, gva = int(len_text), int(dst, 16)
+            digits = len(dst)
+            if i0 is not None:
+                init = (int(i0), int(i1))
             p = m.end()
         else:
             m2 = _EXEC_RE.match(text, p)
             if m2 is not None:
                 kind = "nx"
-                gva, gpa = int(m2.group("gva"), 16), int(m2.group("gpa"), 16)
-                digits = len(m2.group("gva"))
+                gva_text, gpa_text, base, limit, sp = m2.groups()
+                gva, gpa = int(gva_text, 16), int(gpa_text, 16)
+                digits = len(gva_text)
                 extra += [
-                    ("stack_base", int(m2.group("base"), 16)),
-                    ("stack_limit", int(m2.group("limit"), 16)),
-                    ("sp", int(m2.group("sp"), 16)),
+                    ("stack_base", int(base, 16)),
+                    ("stack_limit", int(limit, 16)),
+                    ("sp", int(sp, 16)),
                 ]
                 p = m2.end()
             else:
@@ -676,18 +736,9 @@ def parse_victim(message: str) -> VictimLine:
         parent = None
         if text.startswith(", Parent: ", p):
             parent, p = parse_process(text, p + 10)
-        return VictimLine(
-            kind,
-            process=process,
-            parent=parent,
-            gva=gva,
-            gpa=gpa,
-            addr_digits=digits,
-            access=access,
-            init=init,
-            length=length,
-            name=name,
-            extra=tuple(extra),
+        return VictimLine(  # positional in field order (keywords cost)
+            kind, None, process, parent, gva, gpa, digits, access, None, (), None, None, False, False, name,
+            None, None, tuple(extra), init, length,
         )
     if text.startswith("VAD: ", p):
         m = _VAD_RE.match(text, p + 5)
